@@ -1,0 +1,1 @@
+"""The engine: one folder per actor kind, shared value types beside them."""

@@ -1,0 +1,1 @@
+"""Gateways: one venue-neutral vocabulary of events (``events``), one adapter package per exchange."""
