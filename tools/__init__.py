@@ -1,0 +1,1 @@
+"""Command-line tools: simulated exchange, replay, benchmarks, query."""
