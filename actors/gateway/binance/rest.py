@@ -315,10 +315,10 @@ class BinanceRest:
                 return
             remaining_ns = deadline_ns - self._clock.monotonic_ns()
             if wait_ms * 1_000_000 > remaining_ns:
-                self.counts["budget_refused"] += 1
+                self._count("budget_refused")
                 raise RateLimitedError(f"rate budget: next slot in {wait_ms} ms, past this call's deadline",
                                        local=True, endpoint=ep.path, retry_after_s=wait_ms / 1000)
-            self.counts["budget_wait"] += 1
+            self._count("budget_wait")
             self._sleep(wait_ms / 1000)
 
     def _maybe_sync_time(self) -> None:
@@ -398,9 +398,13 @@ class BinanceRest:
             return body["code"], self._creds.scrub(str(body.get("msg", "")))[:300]
         return None, f"HTTP {resp.status_code} {self._creds.scrub(resp.text[:100])}".strip()
 
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.counts[name] += 1
+
     def _record(self, ep: Endpoint, status: int | None, latency_ms: float, outcome: str, code: int | None,
                 attempt: int) -> None:
-        self.counts[outcome] += 1
+        self._count(outcome)
         if self._on_request is not None:
             try:
                 self._on_request(RequestStat(ep.method, ep.path, status, latency_ms, outcome, code, attempt))
@@ -430,7 +434,7 @@ class BinanceRest:
                     or self._closed.is_set())
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
-            self.counts["retry"] += 1
+            self._count("retry")
             exc = state.outcome.exception() if state.outcome else None
             logger.debug("retrying {} {} after {}", ep.method, ep.path, exc)
 
@@ -499,7 +503,7 @@ class BinanceRest:
 
     def _resolve_unknown(self, symbol: str, client_order_id: str, cause: BinanceError) -> OrderReport | None:
         """After an unknown outcome: the order if it exists, None if the exchange says it does not."""
-        self.counts["unknown_state"] += 1
+        self._count("unknown_state")
         self._sleep(self._lookup_delay_s)
         try:
             report = self.get_order(symbol, client_order_id=client_order_id)
@@ -508,7 +512,7 @@ class BinanceRest:
         except BinanceError as exc:
             raise UnknownStateError(f"outcome unknown ({cause.msg}) and the lookup failed: {exc}",
                                     endpoint=cause.endpoint, http_status=cause.http_status) from exc
-        self.counts["resolved_unknown"] += 1
+        self._count("resolved_unknown")
         return report
 
     def _existing(self, req: OrderRequest, dup: DuplicateClientIdError, *, resent: bool) -> OrderReport:
@@ -591,7 +595,7 @@ class BinanceRest:
             except RejectedError as exc:
                 if exc.code not in CANCEL_UNKNOWN_CODES:
                     raise
-            self.counts["cancel_confirm"] += 1
+            self._count("cancel_confirm")
             try:
                 report = self.get_order(symbol, client_order_id=client_order_id, order_id=order_id)
             except OrderNotFoundError:

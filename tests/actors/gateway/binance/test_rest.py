@@ -369,3 +369,29 @@ def test_budget_is_shared_and_injected() -> None:
     t = clock.time_ns()
     rest.ping()
     assert clock.time_ns() - t >= 59 * 10**9  # waited for the next window, never over 50 %
+
+
+def test_concurrent_callers_share_one_budget() -> None:
+    import threading
+
+    clock = SimClock(T0_NS)
+    fake = FakeAdapter(clock=clock).on("GET", "/fapi/v1/ping", (200, {}))
+    s = requests.Session()
+    s.mount("http://", fake)
+    rest = BinanceRest("http://x", KEY, SECRET, clock=clock, session=s)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(50):
+                rest.ping()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(fake.seen) == 400
+    assert rest.budget_snapshot().usage[0].used == 400 and rest.counts["ok"] == 400
