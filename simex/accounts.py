@@ -50,17 +50,6 @@ class Account:
             return -lots if lots < 0 else 0
         return lots if lots > 0 else 0
 
-    def exposure(self, symbol: str, extra_buy: int = 0, extra_sell: int = 0) -> int:
-        """Worst-case position (lots) if every open non-reduce-only order on one side filled."""
-        pos = self.position(symbol).lots
-        buys = extra_buy + sum(
-            o.remaining for o in self.open_in(symbol) if o.side == BUY and not o.reduce_only
-        )
-        sells = extra_sell + sum(
-            o.remaining for o in self.open_in(symbol) if o.side != BUY and not o.reduce_only
-        )
-        return max(abs(pos + buys), abs(pos - sells))
-
     def side_notional(self, symbol: str) -> tuple[int, int]:
         """Open buy and sell notional (tick*lots) on a symbol: the ``b``/``a`` fields of order updates."""
         b = a = 0

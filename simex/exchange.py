@@ -329,17 +329,32 @@ class Exchange:
         return ack
 
     def _check_margin(self, acct: Account, spec: SymbolSpec, req: OrderRequest, mark: Fraction) -> None:
-        lev = acct.leverage[spec.symbol]
-        px = Fraction(req.price) if req.type == "LIMIT" else mark
-        before = acct.exposure(spec.symbol)
-        after = acct.exposure(
-            spec.symbol, req.lots if req.side == BUY else 0, req.lots if req.side == SELL else 0
-        )
-        if after <= before:
-            return
-        extra = Fraction((after - before) * spec.unit_e8) * max(px, mark) / lev
-        if self.available_e8(acct, spec.quote) < extra:
+        """-2019 when the order's extra initial margin exceeds what the account has available."""
+        opp_best = self.books[spec.symbol].best(ASK if req.side == BUY else BID)
+        px = req.price if req.type == "LIMIT" else (opp_best or round(mark))
+        before = self._order_im(acct, spec.symbol)
+        after = self._order_im(acct, spec.symbol, (req.side, req.lots, px))
+        if after > before and self.available_e8(acct, spec.quote) < after - before:
             raise errors.margin_insufficient()
+
+    def _order_im(self, acct: Account, symbol: str, extra: tuple[int, int, int] | None = None) -> Fraction:
+        """Open-order initial margin (e8): per side, the notional of orders that would add to the position
+        (orders closing an opposite position need none); the larger side counts, as in one-way mode."""
+        pos = acct.position(symbol).lots
+        legs = [(o.side, o.remaining, o.price) for o in acct.open_in(symbol) if not o.reduce_only]
+        if extra is not None:
+            legs.append(extra)
+        lots = [0, 0]
+        notional = [0, 0]
+        for side, n, price in legs:
+            lots[side] += n
+            notional[side] += n * price
+        ims = []
+        for side, offset in ((BUY, -pos if pos < 0 else 0), (SELL, pos if pos > 0 else 0)):
+            excess = max(0, lots[side] - offset)
+            ims.append(Fraction(notional[side] * excess, lots[side]) if lots[side] else Fraction(0))
+        spec = self.specs[symbol]
+        return max(ims) * spec.unit_e8 / acct.leverage[symbol]
 
     def _match_taker(self, o: Order, now: int) -> None:
         book = self.books[o.symbol]
@@ -614,12 +629,9 @@ class Exchange:
     def _margins_e8(self, acct: Account, symbol: str) -> tuple[int, int]:
         """(position initial margin, open-order initial margin) in e8 for one symbol."""
         spec = self.specs[symbol]
-        mark = self.mark(symbol)
-        lev = acct.leverage[symbol]
         pos = abs(acct.position(symbol).lots)
-        exposure = acct.exposure(symbol)
-        unit = mark * spec.unit_e8 / lev
-        return round(pos * unit), round(max(0, exposure - pos) * unit)
+        pim = pos * self.mark(symbol) * spec.unit_e8 / acct.leverage[symbol]
+        return round(pim), round(self._order_im(acct, symbol))
 
     def available_e8(self, acct: Account, quote: str) -> Fraction:
         total = Fraction(acct.wallet[quote])

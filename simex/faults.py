@@ -148,9 +148,11 @@ class Faults:
         self._consume("rest_delay", rec)
         return int(rec["ms"])
 
-    def rest_5xx(self, path: str, now: int) -> tuple[int, bool] | None:
+    def rest_5xx(self, path: str, now: int, executes: bool = False) -> tuple[int, bool] | None:
+        """(status, after_execute) for this request, or None. An ``after_execute`` fault waits for a request
+        that executes (order placement) so the reply is lost after the order exists."""
         rec = self._live("rest_5xx", now)
-        if rec is None or ("path" in rec and rec["path"] != path):
+        if rec is None or ("path" in rec and rec["path"] != path) or (rec["after_execute"] and not executes):
             return None
         self._consume("rest_5xx", rec)
         return int(rec["status"]), bool(rec["after_execute"])

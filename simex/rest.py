@@ -143,8 +143,8 @@ class RestApi:
         if delay:
             await asyncio.sleep(delay / 1000)
             now = rt.now()
-        fault = rt.faults.rest_5xx(req.path, now)
-        if fault is not None and not (fault[1] and route.executes):
+        fault = rt.faults.rest_5xx(req.path, now, route.executes)
+        if fault is not None and not fault[1]:
             return self._server_error(fault[0], executed=False, headers=headers)
         status, body = 200, None
         try:
