@@ -333,7 +333,8 @@ class BinanceRest:
                 logger.warning("server time sync failed: {}", exc)
 
     def _send_once(self, ep: Endpoint, params: Iterable[tuple[str, object]], weight: int, orders: int,
-                   deadline_ns: int, attempt: list[int]) -> Any:
+                   deadline_ns: int, attempt: list[int], raw: bool = False) -> Any:
+        """One signed (if needed), budgeted HTTP attempt: the decoded reply (or its bytes if ``raw``)."""
         attempt[0] += 1
         if ep.security == "SIGNED":
             self._maybe_sync_time()
@@ -362,6 +363,9 @@ class BinanceRest:
             now_ms = self._server_ms_locked()
             self._budget.on_response(resp.headers, sent_ms, now_ms)
         status = resp.status_code
+        if status < 400 and raw:
+            self._record(ep, status, latency, "ok", None, attempt[0])
+            return resp.content
         if status < 400:
             try:
                 body = orjson.loads(resp.content) if resp.content else {}
@@ -425,7 +429,7 @@ class BinanceRest:
         return isinstance(exc, BinanceError) and exc.kind in _RETRY_KINDS
 
     def _call(self, ep: Endpoint, params: Iterable[tuple[str, object]] = (), *, weight: int | None = None,
-              orders: int | None = None) -> Any:
+              orders: int | None = None, raw: bool = False) -> Any:
         params = list(params)
         deadline = self._clock.monotonic_ns() + self._max_total_ns
 
@@ -443,7 +447,7 @@ class BinanceRest:
                                      retry=tenacity.retry_if_exception(self._retry_if),
                                      sleep=self._sleep, before_sleep=before_sleep, reraise=True)
         return retrying(self._send_once, ep, params, ep.weight if weight is None else weight,
-                        ep.orders if orders is None else orders, deadline, attempt)
+                        ep.orders if orders is None else orders, deadline, attempt, raw)
 
     # ---- public, market and time
     def ping(self) -> None:
@@ -478,8 +482,8 @@ class BinanceRest:
     def depth(self, symbol: str, limit: int = 1000) -> DepthSnapshot:
         from actors.gateway.binance.market_parse import depth_snapshot
 
-        body = self._call(DEPTH, [("symbol", symbol), ("limit", limit)], weight=depth_weight(limit))
-        return depth_snapshot(body, symbol, self._clock.time_ns())
+        body = self._call(DEPTH, [("symbol", symbol), ("limit", limit)], weight=depth_weight(limit), raw=True)
+        return depth_snapshot(body, symbol, self._clock.time_ns())  # the feed parser decodes the bytes itself
 
     # ---- orders
     def place_order(self, req: OrderRequest) -> OrderReport:
