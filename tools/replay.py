@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import orjson
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,7 +39,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     def emit(sync: BookSync, d: DepthDiff) -> None:
         book = sync.book
-        out.write(orjson.dumps({"u": d.last_id, "bids": book.bids(depth), "asks": book.asks(depth)}))
+        out.write(msgspec.json.encode({"u": d.last_id, "bids": book.bids(depth), "asks": book.asks(depth)}))
         out.write(b"\n")
 
     def gap(g: Gap) -> None:
@@ -51,8 +51,8 @@ def cmd_book(args: argparse.Namespace) -> int:
         stats = rp.run(read_capture(args.file))
     except _GapFound as exc:
         g = exc.gap
-        out.write(orjson.dumps({"event": "gap", "reason": g.reason, "expected": g.expected, "U": g.got_first,
-                                "pu": g.got_prev, "u": g.got_last}))
+        out.write(msgspec.json.encode({"event": "gap", "reason": g.reason, "expected": g.expected,
+                                       "U": g.got_first, "pu": g.got_prev, "u": g.got_last}))
         out.write(b"\n")
         out.flush()
         return EXIT_GAP

@@ -1,8 +1,7 @@
 """A price-level order book for one symbol: pure data, no sequencing (that is ``sync``'s job).
 
-Levels are keyed by integer price units, so ordering and arithmetic are exact; each level keeps the price and
-quantity strings exactly as the exchange wrote them, so what we print or compare is what the exchange said.
-A sorted key list per side (bids negated) gives best-first order; inserts and deletes are C-level memmoves.
+Levels are integer price units → integer qty units, so ordering and arithmetic are exact. A sorted key list
+per side (bids negated) gives best-first order; inserts and deletes are C-level memmoves.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from actors.book.units import to_units
+from actors.book.units import from_units, to_units
 from actors.gateway.events import Level
 
 _CACHE_MAX = 200_000  # distinct strings per cache; cleared (not evicted) when full: it refills in seconds
@@ -26,18 +25,21 @@ class Top:
 
 
 class OrderBook:
-    __slots__ = ("_ask_keys", "_asks", "_bid_keys", "_bids", "_pcache", "_pstr", "_qcache", "price_decimals",
+    """Levels as integer units only; strings are rendered on read with the book's fixed decimals, which
+    reproduces the exchange's own strings exactly for venues that write fixed decimals per symbol (Binance
+    does: checked against every bookTicker of the real captures)."""
+
+    __slots__ = ("_ask_keys", "_asks", "_bid_keys", "_bids", "_pcache", "_qcache", "price_decimals",
                  "qty_decimals", "symbol")
 
     def __init__(self, symbol: str, price_decimals: int, qty_decimals: int) -> None:
         self.symbol = symbol
         self.price_decimals = price_decimals
         self.qty_decimals = qty_decimals
-        self._bids: dict[int, str] = {}  # price units -> qty as the exchange wrote it
-        self._asks: dict[int, str] = {}
+        self._bids: dict[int, int] = {}  # price units -> qty units
+        self._asks: dict[int, int] = {}
         self._bid_keys: list[int] = []  # negated price units, ascending = best first
         self._ask_keys: list[int] = []
-        self._pstr: dict[int, str] = {}  # price units -> price as the exchange wrote it (live levels)
         self._pcache: dict[str, int] = {}  # string -> units, for every string that converted cleanly
         self._qcache: dict[str, int] = {}
 
@@ -47,7 +49,6 @@ class OrderBook:
         self._asks.clear()
         self._bid_keys.clear()
         self._ask_keys.clear()
-        self._pstr.clear()
 
     def load(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Replace everything with a snapshot."""
@@ -63,14 +64,14 @@ class OrderBook:
         try:
             self._side(bids, self._bids, self._bid_keys, -1)
             self._side(asks, self._asks, self._ask_keys, 1)
-        except (TypeError, ValueError) as exc:  # not a pair, unhashable, or a bad number
+        except (TypeError, ValueError, AttributeError) as exc:  # not a pair of strings, or a bad number
             self.clear()
             raise ValueError(f"bad level in {self.symbol}: {exc}") from None
 
-    def _side(self, updates: Iterable[Level], levels: dict[int, str], keys: list[int], sign: int) -> None:
+    def _side(self, updates: Iterable[Level], levels: dict[int, int], keys: list[int], sign: int) -> None:
         # The hot loop of the whole feed. Prices and sizes repeat endlessly, so each distinct string is
         # converted (and validated) once, then found in a cache; only clean strings get in.
-        pget, qget, pstr = self._pcache.get, self._qcache.get, self._pstr
+        pget, qget = self._pcache.get, self._qcache.get
         for p, q in updates:
             pu = pget(p)
             if pu is None:
@@ -81,26 +82,17 @@ class OrderBook:
             if qu:
                 if pu not in levels:
                     insort(keys, sign * pu)
-                    pstr[pu] = p
-                levels[pu] = q
+                levels[pu] = qu
             elif levels.pop(pu, None) is not None:
                 del keys[bisect_left(keys, sign * pu)]
-                if pu not in self._bids and pu not in self._asks:
-                    del pstr[pu]
 
     @staticmethod
     def _convert(cache: dict[str, int], s: str, decimals: int) -> int:
-        if type(s) is not str:
-            raise ValueError(f"level value {s!r} is not a string")
         units = to_units(s, decimals)
         if len(cache) >= _CACHE_MAX:
             cache.clear()
         cache[s] = units
         return units
-
-    def _qty_units(self, q: str) -> int:
-        qu = self._qcache.get(q)
-        return to_units(q, self.qty_decimals) if qu is None else qu
 
     # ------------------------------------------------------------------ reads
     def __len__(self) -> int:
@@ -113,34 +105,37 @@ class OrderBook:
     def is_crossed(self) -> bool:
         return bool(self._bid_keys and self._ask_keys and -self._bid_keys[0] >= self._ask_keys[0])
 
+    def _level(self, pu: int, qu: int) -> Level:
+        return from_units(pu, self.price_decimals), from_units(qu, self.qty_decimals)
+
     def best_bid(self) -> Level | None:
         if not self._bid_keys:
             return None
         pu = -self._bid_keys[0]
-        return self._pstr[pu], self._bids[pu]
+        return self._level(pu, self._bids[pu])
 
     def best_ask(self) -> Level | None:
         if not self._ask_keys:
             return None
         pu = self._ask_keys[0]
-        return self._pstr[pu], self._asks[pu]
+        return self._level(pu, self._asks[pu])
 
     def top(self) -> Top | None:
         if not self._bid_keys or not self._ask_keys:
             return None
         b, a = -self._bid_keys[0], self._ask_keys[0]
-        return Top(b, self._qty_units(self._bids[b]), a, self._qty_units(self._asks[a]))
+        return Top(b, self._bids[b], a, self._asks[a])
 
     def bids(self, n: int) -> list[Level]:
-        lv, ps = self._bids, self._pstr
-        return [(ps[-k], lv[-k]) for k in self._bid_keys[:n]]
+        """Top ``n`` bids as strings, best first."""
+        lv = self._bids
+        return [self._level(-k, lv[-k]) for k in self._bid_keys[:n]]
 
     def asks(self, n: int) -> list[Level]:
-        lv, ps = self._asks, self._pstr
-        return [(ps[k], lv[k]) for k in self._ask_keys[:n]]
+        lv = self._asks
+        return [self._level(k, lv[k]) for k in self._ask_keys[:n]]
 
     def depth_units(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``n`` levels per side as (price units, qty units), best first."""
-        bl, al, qu = self._bids, self._asks, self._qty_units
-        return ([(-k, qu(bl[-k])) for k in self._bid_keys[:n]],
-                [(k, qu(al[k])) for k in self._ask_keys[:n]])
+        bl, al = self._bids, self._asks
+        return [(-k, bl[-k]) for k in self._bid_keys[:n]], [(k, al[k]) for k in self._ask_keys[:n]]

@@ -12,6 +12,11 @@ _DIGITS = frozenset("0123456789.")
 def to_units(s: str, decimals: int) -> int:
     """``s`` × 10**decimals as an int; raises if ``s`` is not a plain non-negative decimal or has more
     significant decimals than ``decimals``."""
+    if decimals and len(s) > decimals and s[-decimals - 1] == ".":  # the usual case: fixed decimals
+        text = s.replace(".", "", 1)
+        if text.isdigit() and text.isascii():
+            return int(text)
+        raise ValueError(f"not a non-negative decimal: {s!r}")
     i = s.find(".")
     if i < 0:
         whole, frac = s, ""

@@ -1,8 +1,9 @@
 """Raw WebSocket frames → typed events, with every bad frame counted and none of them fatal.
 
-Handles both the raw (``/ws/<stream>``) and the combined (``{"stream", "data"}``) envelopes, market and
-user-data payloads, and subscription acknowledgements. JSON decoding uses orjson (see
-docs/architecture.md for why).
+Combined-stream frames (``{"stream": name, "data": {...}}``) are routed by stream name: the envelope is
+decoded with ``data`` left as raw bytes, and the payload is decoded straight into its typed struct (see
+``market_parse``). Raw frames (``/ws/<stream>``) are routed by the connection's stream name when it is
+known, else by the payload's ``e``. User-data payloads and anything unusual go through a generic decode.
 """
 
 from __future__ import annotations
@@ -11,20 +12,40 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import orjson
+import msgspec
 from loguru import logger
 
-from actors.gateway.binance.market_parse import MARKET_PARSERS, ParseError, book_ticker
+from actors.gateway.binance.market_parse import BY_EVENT, MarketParser, ParseError, parser_for_stream
 
 UserParser = Callable[[dict, int], Any]
 
-_MARKET: dict[Any, Callable[[dict, int], Any]] = dict(MARKET_PARSERS)
+
+class _Envelope(msgspec.Struct, gc=False):
+    stream: str
+    data: msgspec.Raw
+
+
+class _Head(msgspec.Struct, gc=False):
+    """Just enough of an unrouted frame to route it."""
+
+    e: str | None = None
+    id: int | str | None = None
+    result: Any = None
+    error: Any = None
+
+
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_decode_head = msgspec.json.Decoder(_Head).decode
+_decode_any = msgspec.json.Decoder().decode
+
 _USER_EVENTS = frozenset({"ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "listenKeyExpired"})
 # Payloads we subscribe to only incidentally (or a venue adds): recognised, counted, not an error.
 _IGNORED_EVENTS = frozenset({"TRADE_LITE", "ACCOUNT_CONFIG_UPDATE", "MARGIN_CALL", "STRATEGY_UPDATE",
                              "GRID_UPDATE", "CONDITIONAL_ORDER_TRIGGER_REJECT", "ALGO_UPDATE",
                              "markPriceUpdate", "kline", "24hrTicker", "forceOrder"})
+_UNSEEN: Any = object()  # routing-cache miss marker (None means "not a market stream")
 _LOG_FIRST = 20  # per reason; after that one line every 1000 occurrences
+_DECODE_ERRORS = (msgspec.DecodeError, ParseError, ValueError, TypeError)
 
 
 def _default_user_parser() -> UserParser:
@@ -34,67 +55,83 @@ def _default_user_parser() -> UserParser:
 
 
 class FrameParser:
-    """Stateless apart from its counters; one per connection so the counts say where trouble came from."""
+    """Stateless apart from its routing cache and counters; one per connection, so the counts say where
+    trouble came from. ``stream`` names the stream of a raw (non-combined) connection."""
 
-    def __init__(self, user_parser: UserParser | None = None) -> None:
+    def __init__(self, user_parser: UserParser | None = None, stream: str = "") -> None:
         self._user_parser = user_parser
-        self.ok = 0  # frames that became events
-        self.counts: Counter[str] = Counter()  # "control", "ignored", "malformed:<why>", "unknown:<e>"
+        self._routes: dict[str, MarketParser | None] = {}
+        self._raw_route = parser_for_stream(stream) if stream else None
+        self.counts: Counter[str] = Counter()  # "control", "ignored", "malformed:<why>", "unknown:<what>"
 
     def parse(self, raw: str | bytes, recv_ns: int) -> Any | None:
         """One event, or None for a frame that carries none (acks, ignored types, bad frames)."""
+        if raw[:10] in ('{"stream":', b'{"stream":'):
+            try:
+                env = _decode_envelope(raw)
+            except msgspec.DecodeError as exc:
+                return self._bad("malformed:envelope", raw, str(exc))
+            route = self._routes.get(env.stream, _UNSEEN)
+            if route is _UNSEEN:
+                route = self._routes[env.stream] = parser_for_stream(env.stream)
+            if route is not None:
+                try:
+                    return route(env.data, recv_ns)
+                except _DECODE_ERRORS as exc:
+                    return self._bad(f"malformed:{env.stream.partition('@')[2] or 'payload'}", raw, str(exc))
+            return self._unrouted(env.data, recv_ns, raw)
+        if self._raw_route is not None:
+            try:
+                return self._raw_route(raw, recv_ns)
+            except _DECODE_ERRORS as exc:
+                return self._bad("malformed:payload", raw, str(exc))
+        return self._unrouted(raw, recv_ns, raw)
+
+    def _unrouted(self, payload: bytes | str, recv_ns: int, raw: str | bytes) -> Any | None:
+        """User data, subscription replies, raw frames of unknown streams: route by the payload itself."""
+        if isinstance(payload, msgspec.Raw):
+            payload = bytes(payload)
         try:
-            msg = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return self._bad("malformed:json", raw)
-        if type(msg) is not dict:
-            return self._bad("malformed:not-an-object", raw)
-        d = msg.get("data")
-        if d is not None and "stream" in msg:
-            if type(d) is not dict:
-                return self._bad("malformed:data-not-an-object", raw)
-            stream = msg["stream"]
-        elif "id" in msg and ("result" in msg or "error" in msg):
-            self.counts["control"] += 1
-            if "error" in msg:
-                logger.warning("stream request failed: {}", str(msg)[:200])
-            return None
-        else:
-            d, stream = msg, ""
-        e = d.get("e")
+            head = _decode_head(payload)
+        except msgspec.DecodeError as exc:
+            return self._bad("malformed:json", raw, str(exc))
+        e = head.e
         try:
-            parser = _MARKET.get(e)
+            if e is None:
+                if head.id is not None:
+                    self.counts["control"] += 1
+                    if head.error is not None:
+                        logger.warning("stream request {} failed: {}", head.id, str(head.error)[:200])
+                    return None
+                if ('"B"' if isinstance(payload, str) else b'"B"') in payload:
+                    return BY_EVENT["bookTicker"](payload, recv_ns)  # spot's bookTicker has no "e"
+                return self._bad("unknown:no-event-type", raw)
+            parser = BY_EVENT.get(e)
             if parser is not None:
-                ev = parser(d, recv_ns)
-            elif e is None and (str(stream).endswith("@bookTicker") or ("u" in d and "B" in d and "A" in d)):
-                ev = book_ticker(d, recv_ns)  # spot's bookTicker has no "e"
-            elif e in _USER_EVENTS:
+                return parser(payload, recv_ns)
+            if e in _USER_EVENTS:
                 if self._user_parser is None:
                     self._user_parser = _default_user_parser()
-                ev = self._user_parser(d, recv_ns)
-            elif e in _IGNORED_EVENTS:
+                ev = self._user_parser(_decode_any(payload), recv_ns)
+                if ev is None:
+                    self.counts["ignored"] += 1
+                return ev
+            if e in _IGNORED_EVENTS:
                 self.counts["ignored"] += 1
                 return None
-            else:
-                return self._bad(f"unknown:{str(e)[:40]}", raw)
-        except ParseError as exc:
-            return self._bad("malformed:fields", raw, str(exc))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            return self._bad("malformed:shape", raw, repr(exc))
-        if ev is None:
-            self.counts["ignored"] += 1
-            return None
-        self.ok += 1
-        return ev
+            return self._bad(f"unknown:{e[:40]}", raw)
+        except (*_DECODE_ERRORS, KeyError, AttributeError) as exc:
+            return self._bad(f"malformed:{e or 'payload'}", raw, str(exc))
 
     def _bad(self, reason: str, raw: str | bytes, detail: str = "") -> None:
         self.counts[reason] += 1
         n = self.counts[reason]
         if n <= _LOG_FIRST or n % 1000 == 0:
-            text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-            logger.warning("dropped frame ({}, seen {}x): {} {}", reason, n, detail, text[:200])
+            text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+            logger.warning("dropped frame ({}, seen {}x): {} {}", reason, n, detail[:200], text[:200])
         return None
 
     @property
     def rejected(self) -> int:
         return sum(v for k, v in self.counts.items() if k.startswith(("malformed", "unknown")))
+

@@ -1,11 +1,17 @@
-"""Binance market-data payloads (already JSON-decoded) → typed events.
+"""Binance market-data frames → venue-neutral events.
 
-This is the hot path of the feed, so checks are inlined: the shape and the types of the scalar fields are
-checked here (a missing or mistyped field raises ``ParseError``); price and quantity strings are validated
-where they become integers (the book), so each string is read once.
+The hot path of the whole feed. msgspec decodes each payload straight into a typed wire struct, in C:
+types are checked (a price that is not a string, an id that is not an integer, a level that is not a pair
+all fail the decode), and the level arrays arrive as tuples of string pairs with no Python loop. The wire
+struct is then turned into the neutral event. The numbers themselves are validated where they become
+integers (the book), so each string is read once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
 
 from actors.gateway.events import BookTicker, DepthDiff, DepthSnapshot, Level, Trade
 
@@ -16,88 +22,121 @@ class ParseError(ValueError):
     """A frame that does not have the shape its type promises. Counted and dropped, never a crash."""
 
 
-_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__: half the cost
+# ---------------------------------------------------------------- wire format (Binance field names)
 
 
-def _levels(raw: object) -> tuple[Level, ...]:
-    """The decoded pairs in an immutable outer tuple. The pairs themselves stay as decoded (converting
-    70 of them per diff to tuples would double the cost of a diff); nothing writes to them, and the book
-    rejects anything that is not two decimal strings."""
-    if type(raw) is not list:
-        raise ParseError(f"levels are not a list: {str(raw)[:80]}")
-    return tuple(raw)
+class _Depth(msgspec.Struct, frozen=True, gc=False):
+    s: str
+    U: int
+    u: int
+    E: int
+    b: tuple[Level, ...]
+    a: tuple[Level, ...]
+    pu: int = -1  # USDⓈ-M only
 
 
-def _missing(kind: str, d: dict, fields: str) -> ParseError:
-    gone = [f for f in fields.split() if f not in d]
-    if gone:
-        return ParseError(f"{kind} without field(s) {', '.join(gone)}")
-    return ParseError(f"{kind} with a mistyped field: {str(d)[:160]}")
+class _Snapshot(msgspec.Struct, frozen=True, gc=False):
+    lastUpdateId: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    E: int = 0
 
 
-def depth_diff(d: dict, recv_ns: int) -> DepthDiff:
+class _Trade(msgspec.Struct, frozen=True, gc=False):
+    s: str
+    t: int
+    p: str
+    q: str
+    m: bool
+    T: int
+    E: int
+
+
+class _AggTrade(msgspec.Struct, frozen=True, gc=False):
+    s: str
+    a: int
+    p: str
+    q: str
+    m: bool
+    T: int
+    E: int
+    f: int
+    l: int  # noqa: E741 (the wire's name)
+
+
+class _BookTicker(msgspec.Struct, frozen=True, gc=False):
+    s: str
+    u: int
+    b: str
+    B: str
+    a: str
+    A: str
+    E: int = 0  # USDⓈ-M only
+
+
+_decode_depth = msgspec.json.Decoder(_Depth).decode
+_decode_snapshot = msgspec.json.Decoder(_Snapshot).decode
+_decode_trade = msgspec.json.Decoder(_Trade).decode
+_decode_agg = msgspec.json.Decoder(_AggTrade).decode
+_decode_ticker = msgspec.json.Decoder(_BookTicker).decode
+
+
+# ---------------------------------------------------------------- wire → event
+
+
+def depth_diff(raw: bytes | str, recv_ns: int) -> DepthDiff:
     """``depthUpdate``; USDⓈ-M carries ``pu`` (previous final id), spot does not (-1)."""
-    try:
-        s, first, last, ev, pu = d["s"], d["U"], d["u"], d["E"], d.get("pu", -1)
-        bids, asks = d["b"], d["a"]
-    except KeyError:
-        raise _missing("depthUpdate", d, "s U u E b a") from None
-    if not (type(s) is str and type(first) is int and type(last) is int and type(ev) is int
-            and type(pu) is int):
-        raise _missing("depthUpdate", d, "")
-    if last < first:
-        raise ParseError(f"depthUpdate final id {last} below first id {first}")
-    return _new(DepthDiff, (VENUE, s, first, last, pu, ev, recv_ns, _levels(bids), _levels(asks)))
+    w = _decode_depth(raw)
+    if w.u < w.U:
+        raise ParseError(f"depthUpdate final id {w.u} below first id {w.U}")
+    return DepthDiff(VENUE, w.s, w.U, w.u, w.pu, w.E, recv_ns, w.b, w.a)
 
 
-def depth_snapshot(d: dict, symbol: str, recv_ns: int) -> DepthSnapshot:
+def depth_snapshot(raw: bytes | str, symbol: str, recv_ns: int) -> DepthSnapshot:
     """REST ``/depth`` reply; it does not name its symbol, so the caller does."""
-    try:
-        lid, ev, bids, asks = d["lastUpdateId"], d.get("E", 0), d["bids"], d["asks"]
-    except KeyError:
-        raise _missing("depth snapshot", d, "lastUpdateId bids asks") from None
-    if type(lid) is not int or type(ev) is not int:
-        raise _missing("depth snapshot", d, "")
-    return _new(DepthSnapshot, (VENUE, symbol, lid, ev, recv_ns, _levels(bids), _levels(asks)))
+    w = _decode_snapshot(raw)
+    return DepthSnapshot(VENUE, symbol, w.lastUpdateId, w.E, recv_ns, w.bids, w.asks)
 
 
-def trade(d: dict, recv_ns: int) -> Trade:
-    try:
-        s, t, p, q, m, tt, ev = d["s"], d["t"], d["p"], d["q"], d["m"], d["T"], d["E"]
-    except KeyError:
-        raise _missing("trade", d, "s t p q m T E") from None
-    if not (type(s) is str and type(t) is int and type(p) is str and type(q) is str and type(m) is bool
-            and type(tt) is int and type(ev) is int):
-        raise _missing("trade", d, "")
-    return _new(Trade, (VENUE, s, t, p, q, m, tt, ev, recv_ns, -1, -1))
+def trade(raw: bytes | str, recv_ns: int) -> Trade:
+    w = _decode_trade(raw)
+    return Trade(VENUE, w.s, w.t, w.p, w.q, w.m, w.T, w.E, recv_ns)
 
 
-def agg_trade(d: dict, recv_ns: int) -> Trade:
-    try:
-        s, a, p, q, m, tt, ev, f, lt = d["s"], d["a"], d["p"], d["q"], d["m"], d["T"], d["E"], d["f"], d["l"]
-    except KeyError:
-        raise _missing("aggTrade", d, "s a p q m T E f l") from None
-    if not (type(s) is str and type(a) is int and type(p) is str and type(q) is str and type(m) is bool
-            and type(tt) is int and type(ev) is int and type(f) is int and type(lt) is int):
-        raise _missing("aggTrade", d, "")
-    return _new(Trade, (VENUE, s, a, p, q, m, tt, ev, recv_ns, f, lt))
+def agg_trade(raw: bytes | str, recv_ns: int) -> Trade:
+    w = _decode_agg(raw)
+    return Trade(VENUE, w.s, w.a, w.p, w.q, w.m, w.T, w.E, recv_ns, w.f, w.l)
 
 
-def book_ticker(d: dict, recv_ns: int) -> BookTicker:
+def book_ticker(raw: bytes | str, recv_ns: int) -> BookTicker:
     """USDⓈ-M sends ``e``/``E``; spot's bookTicker has neither (event time 0)."""
-    try:
-        s, u, b, bq, a, aq, ev = d["s"], d["u"], d["b"], d["B"], d["a"], d["A"], d.get("E", 0)
-    except KeyError:
-        raise _missing("bookTicker", d, "s u b B a A") from None
-    if not (type(s) is str and type(u) is int and type(b) is str and type(bq) is str and type(a) is str
-            and type(aq) is str and type(ev) is int):
-        raise _missing("bookTicker", d, "")
-    return _new(BookTicker, (VENUE, s, u, b, bq, a, aq, ev, recv_ns))
+    w = _decode_ticker(raw)
+    return BookTicker(VENUE, w.s, w.u, w.b, w.B, w.a, w.A, w.E, recv_ns)
 
 
-MARKET_PARSERS = {
+MarketParser = Callable[[bytes | str, int], object]
+
+# stream-name suffix (after the first "@") → parser; "depth", "depth@100ms", "depth20@100ms" all start so
+_BY_SUFFIX: dict[str, MarketParser] = {
+    "trade": trade,
+    "aggTrade": agg_trade,
+    "bookTicker": book_ticker,
+}
+# payload "e" → parser, for frames that arrive without a stream name
+BY_EVENT: dict[str, MarketParser] = {
     "depthUpdate": depth_diff,
     "trade": trade,
     "aggTrade": agg_trade,
     "bookTicker": book_ticker,
 }
+
+
+def parser_for_stream(stream: str) -> MarketParser | None:
+    """The parser for a market stream name such as ``ethusdt@depth@0ms``; None if not a market stream."""
+    at = stream.find("@")
+    if at < 0:
+        return None
+    suffix = stream[at + 1 :]
+    if suffix.startswith("depth") and not suffix[5:6].isdigit():
+        return depth_diff  # partial-depth streams (depth5/10/20) are snapshots, not diffs: not handled
+    return _BY_SUFFIX.get(suffix)

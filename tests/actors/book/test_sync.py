@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 
 from actors.book.book import OrderBook
@@ -149,7 +149,7 @@ def test_dropped_diff_in_real_capture_is_detected(data_dir: Path, tmp_path: Path
     def drop(lines: list[str]) -> list[str]:
         s = _snapshot_index(lines)
         victim = [i for i in _depth_line_indexes(lines) if i > s][500]
-        dropped.update(orjson.loads(lines[victim].split(" ", 1)[1])["data"])
+        dropped.update(msgspec.json.decode(lines[victim].split(" ", 1)[1])["data"])
         return lines[:victim] + lines[victim + 1:]
 
     _rp, gaps = replay([_edited(data_dir, tmp_path, rel, drop)], "ETHUSDT")
@@ -178,12 +178,12 @@ def test_stale_snapshot_in_real_capture_is_detected(data_dir: Path, tmp_path: Pa
     def stale(lines: list[str]) -> list[str]:
         i = _snapshot_index(lines)
         ts, raw = lines[i].split(" ", 1)
-        snap_obj = orjson.loads(raw)
-        first_u = min(orjson.loads(lines[j].split(" ", 1)[1])["data"]["U"]
+        snap_obj = msgspec.json.decode(raw)
+        first_u = min(msgspec.json.decode(lines[j].split(" ", 1)[1])["data"]["U"]
                       for j in _depth_line_indexes(lines)[:3])
         snap_obj["lastUpdateId"] = first_u - 1000  # taken well before the diffs we buffered
         lines = list(lines)
-        lines[i] = f"{ts} {orjson.dumps(snap_obj).decode()}"
+        lines[i] = f"{ts} {msgspec.json.encode(snap_obj).decode()}"
         return lines
 
     rp, gaps = replay([_edited(data_dir, tmp_path, USDM, stale)], "ETHUSDT")
