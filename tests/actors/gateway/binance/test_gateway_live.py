@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from actors.gateway.binance.account_parse import parse_user_event
-from actors.gateway.binance.errors import BinanceError
+from actors.gateway.binance.errors import BinanceError, DuplicateClientIdError
 from actors.gateway.binance.listenkey import KeySchedule, UserStream
 from actors.gateway.binance.rest import BinanceRest, OrderRequest
 from actors.gateway.binance.ws import WsClient, combined_url
@@ -234,3 +234,32 @@ def test_listen_key_expiry_recreates_and_events_flow_again(sx, rest) -> None:
         us.stop()
         with contextlib.suppress(BinanceError):
             rest.cancel_all(SYMBOL)
+
+
+def test_fill_account_and_batch_replies_parse(sx, rest) -> None:
+    info = rest.exchange_info()
+    inst = info.instrument(SYMBOL)
+    book = rest.depth(SYMBOL, 5)
+    ask = Decimal(book.asks[0][0])
+    lots = inst.min_lots_for_notional(inst.price_to_ticks(ask)) + 1
+    taker = OrderRequest(SYMBOL, Side.BUY, inst.lots_to_qty(lots), "take-1", price=ask, time_in_force="IOC")
+    report = rest.place_order(taker)
+    assert report.executed_qty > 0 and report.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED,
+                                                         OrderStatus.EXPIRED)
+    fills = rest.user_trades(SYMBOL, limit=10)
+    assert fills and sum(f.qty for f in fills) == report.executed_qty
+    assert all(f.order_id == report.order_id and f.side is Side.BUY and not f.is_maker for f in fills)
+    (pos,) = [p for p in rest.position_risk(SYMBOL) if p.qty != 0]
+    assert pos.qty == report.executed_qty
+    assert any(b.wallet_balance > 0 for b in rest.balance())
+    acc = rest.account()
+    assert any(p.symbol == SYMBOL and p.qty == report.executed_qty for p in acc.positions)
+    b1 = passive_bid(rest, "b-1")
+    lower = b1.price - inst.tick_size
+    other = OrderRequest(SYMBOL, Side.BUY, b1.qty, "b-1", price=lower, time_in_force="GTX")
+    batch = rest.place_batch([b1, b1, passive_bid(rest, "b-3"), other])
+    assert batch[0].client_order_id == "b-1" and batch[2].client_order_id == "b-3"
+    assert batch[1].order_id == batch[0].order_id  # the same order again: returned, not doubled
+    assert isinstance(batch[3], DuplicateClientIdError)  # a different order reusing the id is refused
+    assert len(open_with(sx, "b-1")) == 1
+    assert rest.cancel_all(SYMBOL) == []
