@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from actors.gateway.binance.market_parse import BY_EVENT, MarketParser, ParseError, parser_for_stream
+from actors.gateway.binance.market_parse import BOOK_TICKER, BY_EVENT, ParseError, route_for_stream
 
 UserParser = Callable[[dict, int], Any]
 
@@ -29,6 +29,7 @@ class _Head(msgspec.Struct, gc=False):
     """Just enough of an unrouted frame to route it."""
 
     e: str | None = None
+    stream: str | None = None
     id: int | str | None = None
     result: Any = None
     error: Any = None
@@ -60,34 +61,42 @@ class FrameParser:
 
     def __init__(self, user_parser: UserParser | None = None, stream: str = "") -> None:
         self._user_parser = user_parser
-        self._routes: dict[str, MarketParser | None] = {}
-        self._raw_route = parser_for_stream(stream) if stream else None
+        self._routes: dict[str, tuple[Callable[[Any], Any], Callable[[Any, int], Any]] | None] = {}
+        self._raw_route = route_for_stream(stream) if stream else None
         self.counts: Counter[str] = Counter()  # "control", "ignored", "malformed:<why>", "unknown:<what>"
 
     def parse(self, raw: str | bytes, recv_ns: int) -> Any | None:
         """One event, or None for a frame that carries none (acks, ignored types, bad frames)."""
-        if raw[:10] in ('{"stream":', b'{"stream":'):
-            try:
-                env = _decode_envelope(raw)
-            except msgspec.DecodeError as exc:
-                return self._bad("malformed:envelope", raw, str(exc))
-            route = self._routes.get(env.stream, _UNSEEN)
+        # Binance writes the stream name first; peeking at it routes the frame to a decoder that reads
+        # envelope and payload in one pass. The peek is only a hint: the typed decode checks everything.
+        if type(raw) is str:
+            peek = raw[:11] == '{"stream":"' and raw.find('"', 11)
+            stream = raw[11:peek] if peek else ""
+        else:
+            peek = raw[:11] == b'{"stream":"' and raw.find(b'"', 11)
+            stream = raw[11:peek].decode("ascii", "replace") if peek else ""
+        if stream:
+            route = self._routes.get(stream, _UNSEEN)
             if route is _UNSEEN:
-                route = self._routes[env.stream] = parser_for_stream(env.stream)
+                r = route_for_stream(stream)
+                route = self._routes[stream] = (r.decode_enveloped, r.convert) if r is not None else None
             if route is not None:
+                decode, convert = route
                 try:
-                    return route(env.data, recv_ns)
+                    return convert(decode(raw).data, recv_ns)
                 except _DECODE_ERRORS as exc:
-                    return self._bad(f"malformed:{env.stream.partition('@')[2] or 'payload'}", raw, str(exc))
+                    return self._bad(f"malformed:{stream.partition('@')[2]}", raw, str(exc))
+        try:
+            if self._raw_route is not None and not stream:
+                return self._raw_route.payload(raw, recv_ns)
+            env = _decode_envelope(raw) if stream else None
+        except _DECODE_ERRORS as exc:
+            return self._bad("malformed:payload" if not stream else "malformed:envelope", raw, str(exc))
+        if env is not None:
             return self._unrouted(env.data, recv_ns, raw)
-        if self._raw_route is not None:
-            try:
-                return self._raw_route(raw, recv_ns)
-            except _DECODE_ERRORS as exc:
-                return self._bad("malformed:payload", raw, str(exc))
         return self._unrouted(raw, recv_ns, raw)
 
-    def _unrouted(self, payload: bytes | str, recv_ns: int, raw: str | bytes) -> Any | None:
+    def _unrouted(self, payload: bytes | str | msgspec.Raw, recv_ns: int, raw: str | bytes) -> Any | None:
         """User data, subscription replies, raw frames of unknown streams: route by the payload itself."""
         if isinstance(payload, msgspec.Raw):
             payload = bytes(payload)
@@ -103,12 +112,14 @@ class FrameParser:
                     if head.error is not None:
                         logger.warning("stream request {} failed: {}", head.id, str(head.error)[:200])
                     return None
+                if head.stream is not None:  # an envelope whose stream name we did not peek
+                    return self._unrouted_envelope(payload, recv_ns, raw)
                 if ('"B"' if isinstance(payload, str) else b'"B"') in payload:
-                    return BY_EVENT["bookTicker"](payload, recv_ns)  # spot's bookTicker has no "e"
+                    return BOOK_TICKER.payload(payload, recv_ns)  # spot's bookTicker has no "e"
                 return self._bad("unknown:no-event-type", raw)
-            parser = BY_EVENT.get(e)
-            if parser is not None:
-                return parser(payload, recv_ns)
+            route = BY_EVENT.get(e)
+            if route is not None:
+                return route.payload(payload, recv_ns)
             if e in _USER_EVENTS:
                 if self._user_parser is None:
                     self._user_parser = _default_user_parser()
@@ -123,6 +134,19 @@ class FrameParser:
         except (*_DECODE_ERRORS, KeyError, AttributeError) as exc:
             return self._bad(f"malformed:{e or 'payload'}", raw, str(exc))
 
+    def _unrouted_envelope(self, payload: bytes | str, recv_ns: int, raw: str | bytes) -> Any | None:
+        try:
+            env = _decode_envelope(payload)
+        except msgspec.DecodeError as exc:
+            return self._bad("malformed:envelope", raw, str(exc))
+        route = route_for_stream(env.stream)
+        if route is None:
+            return self._unrouted(env.data, recv_ns, raw)
+        try:
+            return route.payload(env.data, recv_ns)
+        except _DECODE_ERRORS as exc:
+            return self._bad(f"malformed:{env.stream.partition('@')[2]}", raw, str(exc))
+
     def _bad(self, reason: str, raw: str | bytes, detail: str = "") -> None:
         self.counts[reason] += 1
         n = self.counts[reason]
@@ -134,4 +158,3 @@ class FrameParser:
     @property
     def rejected(self) -> int:
         return sum(v for k, v in self.counts.items() if k.startswith(("malformed", "unknown")))
-
