@@ -28,7 +28,7 @@ from loguru import logger
 from actors.clock import Clock, WallClock
 from actors.gateway.events import StreamConnected, StreamDisconnected, StreamEvent, StreamStalled
 
-OnMessage = Callable[[str, int], None]
+OnMessage = Callable[[str, int], None]  # (raw frame, recv_ns); bytes if as_bytes
 OnEvent = Callable[[StreamEvent], None]
 
 DAY_S = 24 * 3600.0
@@ -81,8 +81,11 @@ class WsClient:
         connect_timeout_s: float = 5.0,
         poll_s: float = 0.05,
         redact: bool = False,
+        as_bytes: bool = False,
         rng: random.Random | None = None,
     ) -> None:
+        """``as_bytes`` hands ``on_message`` the frame's bytes undecoded (the feed parser decodes bytes
+        itself, so the hot path skips one copy); otherwise it gets ``str``."""
         if liveness not in ("data", "any"):
             raise ValueError("liveness is 'data' or 'any'")
         self._url = url if callable(url) else (lambda: url)
@@ -98,6 +101,7 @@ class WsClient:
         self._connect_timeout_s = connect_timeout_s
         self._poll_s = poll_s
         self._redact = redact
+        self._as_bytes = as_bytes
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._kick = threading.Event()  # reconnect() asks the reader to drop the connection
@@ -180,8 +184,10 @@ class WsClient:
             url = self._url()
             shown = redact_url(url) if self._redact else url
             try:
+                # UTF-8 is checked by the C decoder below; websocket-client's own check is a per-byte
+                # Python loop (hundreds of µs per depth frame without wsaccel)
                 ws = websocket.create_connection(url, timeout=self._connect_timeout_s,
-                                                 enable_multithread=True)
+                                                 enable_multithread=True, skip_utf8_validation=True)
             except Exception as exc:  # refused, DNS, handshake: all mean "try again later"
                 failures += 1
                 self.counts["connect_failed"] += 1
@@ -258,9 +264,10 @@ class WsClient:
                     got_data = True
                     self.counts["messages"] += 1
                     data = frame.data
-                    text = data.decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else data
+                    if not self._as_bytes and isinstance(data, bytes | bytearray):
+                        data = data.decode("utf-8", "replace")
                     try:
-                        self._on_message(text, recv_ns)
+                        self._on_message(data, recv_ns)
                     except Exception:
                         self.counts["callback_errors"] += 1
                         logger.exception("ws {}: on_message callback failed", self.name)

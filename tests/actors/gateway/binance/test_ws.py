@@ -219,3 +219,28 @@ def test_reconnect_on_request_uses_the_current_url(server: WsServer) -> None:
         assert wait_for(lambda: any(c.path == "/ws/k2" and not c.closed for c in server.conns))
     finally:
         ws.stop()
+
+
+def test_bytes_mode_and_invalid_utf8(server: WsServer) -> None:
+    from .wsserver import frame
+
+    got: list[object] = []
+    ws = WsClient(server.url + "/ws/x", name="m", on_message=lambda raw, t: got.append(raw), as_bytes=True)
+    ws.start()
+    try:
+        assert wait_for(lambda: ws.connected.is_set())
+        server.broadcast('{"a":1}')
+        assert wait_for(lambda: got == [b'{"a":1}'])
+    finally:
+        ws.stop()
+    texts: list[object] = []
+    ws = WsClient(server.url + "/ws/x", name="m", on_message=lambda raw, t: texts.append(raw))
+    ws.start()
+    try:
+        assert wait_for(lambda: ws.connected.is_set() and server.live())
+        for c in server.live():
+            c.sock.sendall(frame(0x1, b'{"bad":"\xff"}'))  # not UTF-8: replaced, not a dropped connection
+        assert wait_for(lambda: texts == ['{"bad":"\ufffd"}'])
+        assert ws.counts["connects"] == 1
+    finally:
+        ws.stop()
