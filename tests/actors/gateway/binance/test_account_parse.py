@@ -242,3 +242,9 @@ def test_parse_error_is_the_feed_parse_error() -> None:
 def test_malformed_rest_replies(fn, raw) -> None:
     with pytest.raises(ParseError):
         fn(raw)
+
+
+def test_algo_orders_are_not_order_reports() -> None:
+    # conditional (algo) orders have their own shape; they must never pass for ordinary orders
+    with pytest.raises(ParseError):
+        parse_orders(load(FUT / "http_json/open_algo_orders.json"))

@@ -44,3 +44,16 @@ def test_not_an_exchange_info() -> None:
         parse_exchange_info({"code": -1000})
     with pytest.raises(ExchangeInfoError):
         parse_exchange_info({"symbols": [], "rateLimits": [{"rateLimitType": "ORDERS", "interval": "X"}]})
+
+
+def test_live_recorded_exchange_info_from_gocryptotrader() -> None:
+    from .conftest import DATA
+
+    routes = load(DATA / "gocryptotrader/exchanges/binance/testdata/http.json")["routes"]
+    raw = routes["/fapi/v1/exchangeInfo"]["GET"][0]["data"]
+    info = parse_exchange_info(raw)
+    assert len(info.instruments) == len(raw["symbols"]) and not info.skipped
+    eth = info.instrument("ETHUSDT")
+    assert (eth.tick_size, eth.step_size) == (Decimal("0.01"), Decimal("0.001"))
+    assert eth.min_notional == Decimal("20")
+    assert [x.limit for x in info.rate_limits] == [2400, 1200, 300]
