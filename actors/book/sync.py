@@ -114,13 +114,13 @@ class BookSync:
         try:
             self.book.apply(d.bids, d.asks)
         except ValueError as exc:  # a bad number: the book is unchanged but now misses this diff
-            return self._gap(f"unusable diff: {exc}", d)
+            return self._gap(f"unusable diff: {exc}", d, keep=False)
         self.last_id = d.last_id
         if self.book.is_crossed():
             return self._gap("book crossed", d)
         return Applied(d.last_id)
 
-    def _gap(self, reason: str, d: DepthDiff) -> Gap:
+    def _gap(self, reason: str, d: DepthDiff, keep: bool = True) -> Gap:
         self.gaps += 1
         expected = self.last_id if self.rule is SeqRule.FUTURES else self.last_id + 1
         self.state = SyncState.WAITING
@@ -128,7 +128,8 @@ class BookSync:
         self._bridging = False
         self.book.clear()  # an untrusted book must not be read by anyone
         self._buffer.clear()
-        self._buffer.append(d)  # it may still be bridged by the next snapshot
+        if keep:
+            self._buffer.append(d)  # it may still be bridged by the next snapshot
         return Gap(reason, expected, d.first_id, d.prev_id, d.last_id)
 
     # ------------------------------------------------------------------ snapshots
