@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.book.replay import BookReplayer  # noqa: E402
-from actors.gateway.binance.capture import read_capture  # noqa: E402
+from actors.book.replay import BookReplayer
+from actors.gateway.binance.capture import read_capture
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
