@@ -31,6 +31,7 @@ class Transport(Enum):
 
 # Codes with their own handling. Any other code on a 4xx answer is a REJECTED business error.
 RATE_LIMIT_CODES = frozenset({-1003, -1015})
+ORDER_RATE_CODES = frozenset({-1015})  # the account's order count, not the IP's weight
 CLOCK_CODES = frozenset({-1021})
 AUTH_CODES = frozenset({-1002, -1022, -2014, -2015})
 # The server says it did not process the request (overload / throttled): safe to retry, also for writes.

@@ -95,6 +95,7 @@ class RateBudget:
         self._win: dict[RateLimit, list[int]] = {}  # limit -> [window index, used]
         self.set_limits(limits)
         self.backoff_until_ms = 0
+        self.orders_backoff_until_ms = 0  # -1015: new orders only; cancels and queries may still go
         self.banned_until_ms = 0
         self.rate_limited_count = 0
         self.banned_count = 0
@@ -132,6 +133,9 @@ class RateBudget:
         if now_ms < self.backoff_until_ms:
             self.local_waits += 1
             return self.backoff_until_ms - now_ms
+        if orders > 0 and now_ms < self.orders_backoff_until_ms:
+            self.local_waits += 1
+            return self.orders_backoff_until_ms - now_ms
         wait = 0
         for lim in self._limits:
             need = orders if lim.counts_orders else weight
@@ -173,11 +177,19 @@ class RateBudget:
             if sent_ms // lim.interval_ms == w[0] and seen > w[1]:
                 w[1] = seen
 
-    def on_rate_limited(self, retry_after_s: float | None, now_ms: int) -> int:
-        """A 429 (or -1003/-1015): nothing is sent before Retry-After. Returns the back-off end."""
+    def on_rate_limited(self, retry_after_s: float | None, now_ms: int, *, orders_only: bool = False) -> int:
+        """A 429: nothing is sent before Retry-After. Returns the back-off end.
+
+        ``orders_only`` (-1015, the account's order count): only new orders wait; cancels must still be able
+        to pull quotes, and they do not count against that limit.
+        """
         self.rate_limited_count += 1
         wait_s = DEFAULT_RETRY_AFTER_S if retry_after_s is None or retry_after_s < 0 else retry_after_s
-        self.backoff_until_ms = max(self.backoff_until_ms, now_ms + int(wait_s * 1000) + 1)
+        end = now_ms + int(wait_s * 1000) + 1
+        if orders_only:
+            self.orders_backoff_until_ms = max(self.orders_backoff_until_ms, end)
+            return self.orders_backoff_until_ms
+        self.backoff_until_ms = max(self.backoff_until_ms, end)
         return self.backoff_until_ms
 
     def on_banned(self, until_ms: int | None, retry_after_s: float | None, now_ms: int) -> int:

@@ -44,6 +44,7 @@ from actors.gateway.binance.account_parse import (
 )
 from actors.gateway.binance.errors import (
     CANCEL_UNKNOWN_CODES,
+    ORDER_RATE_CODES,
     BannedError,
     BinanceError,
     DuplicateClientIdError,
@@ -382,7 +383,7 @@ class BinanceRest:
         ban_end = None
         with self._lock:
             if kind is ErrorKind.RATE_LIMITED:
-                self._budget.on_rate_limited(retry_after, now_ms)
+                self._budget.on_rate_limited(retry_after, now_ms, orders_only=code in ORDER_RATE_CODES)
             elif kind is ErrorKind.BANNED:
                 ban_end = self._budget.on_banned(ban_until_ms(msg), retry_after, now_ms)
             elif kind is ErrorKind.CLOCK_SKEW:

@@ -108,3 +108,11 @@ def test_set_limits_keeps_counts() -> None:
     assert b.snapshot(T0).usage[0].used == 100
     with pytest.raises(ValueError):
         RateBudget(safety=0)
+
+
+def test_order_count_429_holds_new_orders_only() -> None:
+    b = RateBudget()
+    end = b.on_rate_limited(2, T0, orders_only=True)
+    assert b.acquire(1, 1, T0 + 10) == end - T0 - 10  # a new order waits
+    assert b.acquire(1, 0, T0 + 10) == 0  # a cancel or a query does not
+    assert b.acquire(1, 1, end) == 0

@@ -395,3 +395,25 @@ def test_concurrent_callers_share_one_budget() -> None:
         t.join()
     assert not errors and len(fake.seen) == 400
     assert rest.budget_snapshot().usage[0].used == 400 and rest.counts["ok"] == 400
+
+
+def test_order_count_limit_still_lets_cancels_through(env) -> None:
+    rest, fake, clock, _ = env
+    fake.on("POST", ORDER, (429, {"code": -1015, "msg": "Too many new orders; current limit is 300 orders per"
+                                  " 10 SECOND."}, {"Retry-After": "4"}), (200, order_reply()))
+    fake.on("DELETE", ORDER, (200, order_reply("c0", status="CANCELED")))
+    t_cancel: list[int] = []
+
+    real_sleep = rest._sleep
+
+    def sleep(s: float) -> None:  # while the placement waits, a cancel goes through at once
+        if not t_cancel:
+            rest.cancel_order("BTCUSDT", client_order_id="c0")
+            t_cancel.append(clock.time_ns())
+        real_sleep(s)
+
+    rest._sleep = sleep
+    rest.place_order(req())
+    first, second = fake.calls("POST", ORDER)
+    assert second.at_ns - first.at_ns >= 4 * 10**9
+    assert fake.calls("DELETE", ORDER)[0].at_ns < second.at_ns
