@@ -179,7 +179,8 @@ def test_ws_stall_detected_within_the_stale_timeout_and_reconnected(sx) -> None:
         ws.stop()
 
 
-def test_ws_drop_reconnects_with_backoff(sx) -> None:
+@pytest.mark.parametrize("mode", ["close", "reset"])
+def test_ws_drop_reconnects_with_backoff(sx, mode: str) -> None:
     events: list[tuple[float, object]] = []
     msgs: list[float] = []
     ws = WsClient(combined_url(sx.ws_url, [f"{SYMBOL.lower()}@depth@0ms"]), name="market",
@@ -189,7 +190,7 @@ def test_ws_drop_reconnects_with_backoff(sx) -> None:
     ws.start()
     try:
         assert wait_for(lambda: len(msgs) >= 3)
-        sx.fault("ws_drop")
+        sx.fault("ws_drop", mode=mode)
         assert wait_for(lambda: any(isinstance(e, StreamDisconnected) for _, e in events))
         assert wait_for(lambda: sum(isinstance(e, StreamConnected) for _, e in events) >= 2)
         t_drop = next(t for t, e in events if isinstance(e, StreamDisconnected))
