@@ -1,0 +1,244 @@
+"""settings.toml → validated, frozen settings. A mistake names the file, the key and what is wrong, and
+nothing starts.
+
+The schema is the dataclasses below: every field has a type, a default and (where it matters) bounds.
+Unknown keys are errors, not ignored: a misspelt risk limit must never silently fall back to a default.
+Secrets are never read from the TOML itself: only from the environment or a key file it names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """What is wrong, where: ``settings.toml: [risk] max_inventory: must be > 0, got -1``."""
+
+
+def _bounds(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> dict[str, Any]:
+    return {"lo": lo, "hi": hi, "lo_open": lo_open}
+
+
+def num(default: Any, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> Any:
+    """A numeric field with bounds (``lo_open``: strictly greater than ``lo``)."""
+    return field(default=default, metadata=_bounds(lo, hi, lo_open=lo_open))
+
+
+# ---------------------------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class SimexSettings:
+    """The embedded simulated exchange, used when [exchange] has no rest_url/ws_url."""
+
+    seed: int = 7
+    feed: str = ""  # a raw capture to replay (hftbacktest gzip format); empty: the synthetic generator
+    feed_symbol: str = ""  # which listed symbol the capture drives (default: the capture's own)
+    speed: float = num(1.0, 0.0, lo_open=True)
+    api_key: str = "simkey"  # the simulator's own demo credentials, not secrets
+    api_secret: str = "simsecret"
+
+
+@dataclass(frozen=True)
+class ExchangeSettings:
+    venue: str = "binance-usdm"
+    rest_url: str = ""  # both empty: start the simulated exchange in-process
+    ws_url: str = ""
+    api_key_env: str = "MM_API_KEY"
+    api_secret_env: str = "MM_API_SECRET"
+    key_file: str = ""  # optional file with two lines: key, secret (mode 0600); never the keys themselves
+    recv_window_ms: int = num(5000, 1, 60000)
+    stp_mode: str = "EXPIRE_MAKER"
+    rest_timeout_s: float = num(5.0, 0.1, 60.0)
+    rate_limit_safety: float = num(0.8, 0.1, 1.0)  # use at most this share of each exchange limit
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    depth_stream: str = "depth@0ms"  # depth@0ms | depth@100ms | depth
+    snapshot_limit: int = num(1000, 5, 1000)
+    stale_after_s: float = num(3.0, 0.2, 60.0)  # no market data for this long: stalled, reconnect
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
+    simex: SimexSettings = field(default_factory=SimexSettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    source: str = "<defaults>"
+
+    @property
+    def embedded_exchange(self) -> bool:
+        return not self.exchange.rest_url and not self.exchange.ws_url
+
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("exchange", "venue"): ("binance-usdm",),
+    ("exchange", "stp_mode"): ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"),
+    ("feed", "depth_stream"): ("depth@0ms", "depth@100ms", "depth"),
+    ("log", "level"): ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"),
+}
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Read and validate; ``None`` gives the defaults (the embedded simulated exchange)."""
+    if path is None:
+        return Settings()
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{p}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{p}: not valid TOML: {exc}") from None
+    return parse_settings(raw, str(p))
+
+
+def parse_settings(raw: dict[str, Any], source: str = "settings.toml") -> Settings:
+    s = _build(Settings, {k: v for k, v in raw.items()}, source, "", skip={"source"})
+    s = dataclasses.replace(s, source=source)
+    _cross_checks(s, source)
+    return s
+
+
+def _build(cls: type, raw: Any, source: str, where: str, skip: frozenset[str] | set[str] = frozenset()) -> Any:
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{source}: [{where}]: must be a table, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    for key in raw:
+        if key not in fields:
+            near = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(sorted(fields))})"
+            raise SettingsError(f"{source}: {_where(where, key)}: unknown key{hint}")
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name not in raw:
+            continue
+        tp = hints[name]
+        loc = _where(where, name)
+        if dataclasses.is_dataclass(tp):
+            values[name] = _build(tp, raw[name], source, name if not where else f"{where}.{name}")
+        else:
+            values[name] = _coerce(tp, raw[name], source, loc, f, (where.split(".")[0], name))
+    return cls(**values)
+
+
+def _where(table: str, key: str) -> str:
+    return f"[{table}] {key}" if table else key
+
+
+def _coerce(tp: Any, value: Any, source: str, loc: str, f: dataclasses.Field, choice_key: tuple[str, str]) -> Any:
+    def bad(why: str) -> SettingsError:
+        return SettingsError(f"{source}: {loc}: {why}, got {value!r}")
+
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad("must be true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("must be an integer")
+        out: Any = value
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("must be a number")
+        out = float(value)
+        if out != out or out in (float("inf"), float("-inf")):
+            raise bad("must be a finite number")
+    elif tp is Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise bad("must be a decimal number (a string like \"0.01\" keeps it exact)")
+        try:
+            out = Decimal(str(value))
+        except InvalidOperation:
+            raise bad("must be a decimal number") from None
+        if not out.is_finite():
+            raise bad("must be a finite number")
+    elif tp is str:
+        if not isinstance(value, str):
+            raise bad("must be a string")
+        choices = _CHOICES.get(choice_key)
+        if choices and value not in choices:
+            raise bad(f"must be one of {', '.join(choices)}")
+        return value
+    elif origin in (tuple, list) or (origin is types.UnionType):
+        args = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise bad("must be a list")
+        inner = args[0]
+        return tuple(_coerce(inner, v, source, loc, f, choice_key) for v in value)
+    else:  # pragma: no cover - a schema mistake, not a user mistake
+        raise TypeError(f"unsupported settings type {tp!r} for {loc}")
+    lo, hi, lo_open = f.metadata.get("lo"), f.metadata.get("hi"), f.metadata.get("lo_open", False)
+    if lo is not None and (out <= lo if lo_open else out < lo):
+        raise bad(f"must be {'>' if lo_open else '>='} {lo}")
+    if hi is not None and out > hi:
+        raise bad(f"must be <= {hi}")
+    return out
+
+
+def _cross_checks(s: Settings, source: str) -> None:
+    ex = s.exchange
+    if bool(ex.rest_url) != bool(ex.ws_url):
+        raise SettingsError(f"{source}: [exchange] rest_url and ws_url: set both (a real exchange) or neither "
+                            "(the embedded simulated exchange)")
+    for key in ("rest_url", "ws_url"):
+        url = getattr(ex, key)
+        schemes = ("http://", "https://") if key == "rest_url" else ("ws://", "wss://")
+        if url and not url.startswith(schemes):
+            raise SettingsError(f"{source}: [exchange] {key}: must start with {' or '.join(schemes)}, got {url!r}")
+    if s.simex.feed and not Path(s.simex.feed).is_file():
+        raise SettingsError(f"{source}: [simex] feed: no such file {s.simex.feed!r}")
+
+
+# ---------------------------------------------------------------------------------------------- secrets
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    api_key: str
+    api_secret: str
+
+    def __repr__(self) -> str:  # never print a secret, not even by accident
+        return "Credentials(<redacted>)"
+
+
+def credentials(s: Settings, env: dict[str, str] | None = None) -> Credentials:
+    """Keys for the configured exchange: the simulator's demo pair, else the environment or the key file."""
+    if s.embedded_exchange:
+        return Credentials(s.simex.api_key, s.simex.api_secret)
+    env = dict(os.environ) if env is None else env
+    key, secret = env.get(s.exchange.api_key_env, ""), env.get(s.exchange.api_secret_env, "")
+    if not (key and secret) and s.exchange.key_file:
+        kf = Path(s.exchange.key_file)
+        try:
+            lines = [ln.strip() for ln in kf.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        except OSError as exc:
+            raise SettingsError(f"{s.source}: [exchange] key_file: cannot read {kf}: {exc.strerror}") from None
+        if len(lines) != 2:
+            raise SettingsError(f"{s.source}: [exchange] key_file: {kf} must hold two lines, the key and the secret")
+        key, secret = lines
+    if not (key and secret):
+        raise SettingsError(f"{s.source}: [exchange]: no API keys: set {s.exchange.api_key_env} and "
+                            f"{s.exchange.api_secret_env}, or key_file")
+    return Credentials(key, secret)
