@@ -7,10 +7,10 @@ per side (bids negated) gives best-first order; inserts and deletes are C-level 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from actors.book.units import from_units, to_units
+from actors.book.units import decimals_of, from_units, to_units
 from actors.gateway.events import Level
 
 _CACHE_MAX = 200_000  # distinct strings per cache; cleared (not evicted) when full: it refills in seconds
@@ -32,10 +32,11 @@ class OrderBook:
     __slots__ = ("_ask_keys", "_asks", "_bid_keys", "_bids", "_pcache", "_qcache", "price_decimals",
                  "qty_decimals", "symbol")
 
-    def __init__(self, symbol: str, price_decimals: int, qty_decimals: int) -> None:
+    def __init__(self, symbol: str, price_decimals: int | None = None, qty_decimals: int | None = None) -> None:
+        """Decimals left as None are learnt from the first snapshot's strings (how the exchange writes)."""
         self.symbol = symbol
-        self.price_decimals = price_decimals
-        self.qty_decimals = qty_decimals
+        self.price_decimals = -1 if price_decimals is None else price_decimals
+        self.qty_decimals = -1 if qty_decimals is None else qty_decimals
         self._bids: dict[int, int] = {}  # price units -> qty units
         self._asks: dict[int, int] = {}
         self._bid_keys: list[int] = []  # negated price units, ascending = best first
@@ -50,10 +51,23 @@ class OrderBook:
         self._bid_keys.clear()
         self._ask_keys.clear()
 
-    def load(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+    def load(self, bids: Sequence[Level], asks: Sequence[Level]) -> None:
         """Replace everything with a snapshot."""
         self.clear()
+        if self.price_decimals < 0 or self.qty_decimals < 0:
+            self._learn_decimals(bids, asks)
         self.apply(bids, asks)
+
+    def _learn_decimals(self, bids: Sequence[Level], asks: Sequence[Level]) -> None:
+        levels = [lv for lv in (*bids[:50], *asks[:50]) if len(lv) == 2 and all(type(x) is str for x in lv)]
+        if not levels:
+            raise ValueError(f"{self.symbol}: cannot learn the price precision from an empty snapshot")
+        if self.price_decimals < 0:
+            self.price_decimals = max(decimals_of(p) for p, _ in levels)
+        if self.qty_decimals < 0:
+            self.qty_decimals = max(decimals_of(q) for _, q in levels)
+        self._pcache.clear()
+        self._qcache.clear()
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Absolute quantities per level; a zero quantity deletes the level.

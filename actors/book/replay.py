@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from actors.book.book import OrderBook
 from actors.book.sync import Applied, BookSync, Gap, SeqRule
-from actors.book.units import decimals_of
 from actors.gateway.binance.capture import is_snapshot
 from actors.gateway.binance.frames import FrameParser
 from actors.gateway.binance.market_parse import depth_snapshot
@@ -47,13 +46,10 @@ class BookReplayer:
 
     def _ensure_sync(self, ev: DepthDiff | DepthSnapshot) -> BookSync:
         if self.sync is None:
-            levels = list(ev.bids[:50]) + list(ev.asks[:50])
-            pd = max((decimals_of(p) for p, _ in levels), default=8)
-            qd = max((decimals_of(q) for _, q in levels), default=8)
             rule = self.rule
             if rule is None:
                 rule = SeqRule.FUTURES if isinstance(ev, DepthDiff) and ev.prev_id >= 0 else SeqRule.SPOT
-            self.sync = BookSync(OrderBook(self.symbol, pd, qd), rule)
+            self.sync = BookSync(OrderBook(self.symbol), rule)  # precision learnt from the snapshot
         return self.sync
 
     def feed(self, recv_ns: int, raw: str) -> None:

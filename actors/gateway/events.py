@@ -133,7 +133,8 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
-    """A user-stream order event; ``fill`` is set when ``exec_type`` is TRADE."""
+    """A user-stream order event; ``fill`` is set whenever a quantity was executed: ``exec_type`` TRADE, or
+    CALCULATED (liquidation, ADL, settlement), which changes the position just the same."""
 
     report: OrderReport
     exec_type: str

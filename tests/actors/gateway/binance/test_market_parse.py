@@ -9,7 +9,6 @@ import pytest
 
 from actors.book.book import OrderBook
 from actors.book.sync import Applied, BookSync, Gap, Resynced, SeqRule
-from actors.book.units import decimals_of
 from actors.gateway.binance.frames import FrameParser
 from actors.gateway.binance.market_parse import depth_snapshot
 from actors.gateway.events import BookTicker, DepthDiff, Trade
@@ -160,9 +159,7 @@ def test_multiplexed_symbols_each_sync_on_the_real_capture(data_dir: Path, name:
         ev = fp.parse(payload, 0)
         if isinstance(ev, DepthDiff):
             if ev.symbol not in syncs:
-                d = max(decimals_of(p) for p, _ in ev.bids + ev.asks)
-                q = max(decimals_of(q) for _, q in ev.bids + ev.asks)
-                syncs[ev.symbol] = BookSync(OrderBook(ev.symbol, d, q), rule)
+                syncs[ev.symbol] = BookSync(OrderBook(ev.symbol), rule)
             out = syncs[ev.symbol].on_diff(ev)
             assert not isinstance(out, Gap), (ev.symbol, out)
             applied[ev.symbol] = applied.get(ev.symbol, 0) + isinstance(out, Applied)
