@@ -35,11 +35,7 @@ from actors.gateway.events import (
     StreamDisconnected,
     StreamStalled,
 )
-
-try:
-    from simex import SimConfig, SimExchange
-except ImportError:  # TEMPORARY, until simex lands; these tests are real, not stubs
-    pytest.skip("simex (the simulated exchange) is not importable yet", allow_module_level=True)
+from simex import SimConfig, SimExchange
 
 SYMBOL = "ETHUSDC"
 KEY, SECRET = "simkey", "simsecret"

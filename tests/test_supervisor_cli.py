@@ -1,0 +1,41 @@
+"""`python supervisor.py`: the command a user runs, as a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(REPO / "supervisor.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, check=False)
+
+
+def test_runs_on_the_embedded_exchange_and_stops_cleanly() -> None:
+    r = run("--symbols", "ETHUSDC,BTCUSDC", "--duration", "4", "--status-every", "2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("ETHUSDC:", "BTCUSDC:"))]
+    assert len(lines) == 2, r.stdout
+    for ln in lines:
+        assert ": synced," in ln and " 0 gaps," in ln and "(0 mismatches)" in ln and "0 bad frames" in ln
+    assert "simulated exchange running in-process" in r.stderr
+
+
+def test_broken_settings_name_the_key_and_start_nothing(tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.toml"
+    cfg.write_text("[feed]\nstale_after_s = -5\n")
+    r = run("--config", str(cfg), timeout=20)
+    assert r.returncode == 2
+    assert f"{cfg}: [feed] stale_after_s: must be >= 0.2, got -5" in r.stderr
+    assert "nothing was started" in r.stderr and "simulated exchange running" not in r.stderr
+    cfg.write_text("[feed\n")
+    r = run("--config", str(cfg), timeout=20)
+    assert r.returncode == 2 and "not valid TOML" in r.stderr
+
+
+def test_unknown_symbol_is_refused() -> None:
+    r = run("--symbols", "DOGEUSDC", "--duration", "2", timeout=30)
+    assert r.returncode == 2 and "DOGEUSDC" in r.stderr
