@@ -1,0 +1,1 @@
+"""analyzer actor: see docs/architecture.md."""

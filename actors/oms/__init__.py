@@ -1,0 +1,1 @@
+"""oms actor: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""risk actor: see docs/architecture.md."""
