@@ -1,0 +1,101 @@
+"""What every engine actor shares: typed dispatch, heartbeats, failure reporting, and its peers.
+
+Actors are thin: receive a message, call the pure core, tell the results. Handlers are declared with
+``@handles(MessageType)``; an unknown message is logged and counted, never a crash.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import pykka
+from loguru import logger
+
+from actors.supervisor.messages import Heartbeat
+
+Handler = Callable[[Any, Any], Any]
+
+
+def handles(*types: type) -> Callable[[Handler], Handler]:
+    """Mark a method as the handler of these message types."""
+
+    def mark(fn: Handler) -> Handler:
+        fn.__dict__.setdefault("_handles", []).extend(types)
+        return fn
+
+    return mark
+
+
+class Peers:
+    """The current actor of each name in one tree. A restart replaces the ref here, so a peer's next tell
+    finds the successor; a tell to a missing or dead actor is dropped and counted (its successor resyncs)."""
+
+    def __init__(self) -> None:
+        self._refs: dict[str, pykka.ActorRef] = {}
+        self._lock = threading.Lock()
+        self.dropped: Counter[str] = Counter()
+
+    def set(self, name: str, ref: pykka.ActorRef | None) -> None:
+        with self._lock:
+            if ref is None:
+                self._refs.pop(name, None)
+            else:
+                self._refs[name] = ref
+
+    def get(self, name: str) -> pykka.ActorRef | None:
+        return self._refs.get(name)
+
+    def tell(self, name: str, msg: object) -> bool:
+        ref = self._refs.get(name)
+        if ref is not None:
+            try:
+                ref.tell(msg)
+                return True
+            except pykka.ActorDeadError:
+                pass
+        self.dropped[name] += 1
+        return False
+
+    def names(self) -> list[str]:
+        return list(self._refs)
+
+
+class EngineActor(pykka.ThreadingActor):
+    """Base of every actor in a tree. ``on_failed(name, exc)`` reports a crash to the tree's supervisor."""
+
+    name: ClassVar[str] = "actor"
+    _dispatch: ClassVar[dict[type, Handler]] = {}
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        table: dict[type, Handler] = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                for t in getattr(attr, "_handles", ()):
+                    table[t] = attr
+        cls._dispatch = table
+
+    def __init__(self, on_failed: Callable[[str, BaseException], None] | None = None) -> None:
+        super().__init__()
+        self._on_failed = on_failed
+        self.unhandled: Counter[str] = Counter()
+
+    def on_receive(self, message: Any) -> Any:
+        handler = self._dispatch.get(type(message))
+        if handler is not None:
+            return handler(self, message)
+        if type(message) is Heartbeat:
+            return message.seq
+        self.unhandled[type(message).__name__] += 1
+        if self.unhandled[type(message).__name__] <= 3:
+            logger.warning("{}: no handler for {}", self.name, type(message).__name__)
+        return None
+
+    def on_failure(self, exception_type: type[BaseException] | None, exception_value: BaseException | None,
+                   traceback: Any) -> None:
+        logger.opt(exception=(exception_type, exception_value, traceback)).error("{} crashed", self.name)
+        if self._on_failed is not None and exception_value is not None:
+            self._on_failed(self.name, exception_value)
