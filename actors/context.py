@@ -1,0 +1,27 @@
+"""What one symbol's tree shares: its instrument, the injected clock and timers, its peers, the
+account-wide exchange client, and the settings. Built by the supervisor, handed to every child."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from actors.base import Peers
+from actors.clock import Clock
+from actors.instrument import Instrument
+from actors.settings import Settings
+from actors.timers import Timers
+
+
+@dataclass(frozen=True)
+class SymbolContext:
+    symbol: str
+    venue: str
+    instrument: Instrument
+    clock: Clock
+    timers: Timers
+    peers: Peers
+    settings: Settings
+    rest: Any  # the venue's REST client, shared by the account's symbols (one rate budget per account)
+    ws_url: str
+    run_id: str
