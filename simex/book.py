@@ -94,15 +94,20 @@ class SymbolBook:
         old = feed.get(price, 0)
         if old == lots:
             return
-        before = old + self.own_lots[side].get(price, 0)
         if lots:
             feed[price] = lots
         else:
-            feed.pop(price, None)
-        queue = self.own[side].get(price)
-        if queue and lots < old:
-            self._shrink_queue(side, price, queue, old, lots)
-        self._changed(side, price, before)
+            del feed[price]
+        own = self.own_lots[side].get(price, 0)
+        if own:
+            queue = self.own[side].get(price)
+            if queue and lots < old:
+                self._shrink_queue(side, price, queue, old, lots)
+        elif not old:
+            self.levels[side].add(price)
+        elif not lots:
+            self.levels[side].remove(price)
+        self.dirty[side].add(price)
 
     def _shrink_queue(self, side: int, price: int, queue: list[Order], old: int, new: int) -> None:
         drop = old - new

@@ -9,6 +9,7 @@ the previous one. Slower streams aggregate whole steps per window, keeping the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simex.book import ASK, BID, SymbolBook
@@ -16,6 +17,10 @@ from simex.symbols import Grid
 
 SPEEDS = (0, 100, 250, 500)
 FIRST_ID = 1_000_000
+
+
+def _always(_name: str) -> bool:
+    return True
 
 
 def depth_stream(symbol: str, speed: int) -> str:
@@ -47,6 +52,7 @@ class DepthPublisher:
         self.names = {s: depth_stream(symbol, s) for s in SPEEDS}
         self.ticker_name = f"{symbol.lower()}@bookTicker"
         self.steps = 0
+        self.wanted: Callable[[str], bool] = _always  # the shell narrows this to subscribed streams
 
     @property
     def snapshot_id(self) -> int:
@@ -63,31 +69,32 @@ class DepthPublisher:
         self.next_id = u + 1
         self.last_u = u
         self.steps += 1
-        g = self.grid
         if self.skip_next:
             self.skip_next -= 1
             for speed, w in self.windows.items():
                 if w.bids or w.asks:
-                    out.append(self._emit(speed, w, now))
+                    self._emit(speed, w, now, out)
             for speed in SPEEDS:
                 self.stream_u[speed] = u
         else:
-            out.append(
-                (
-                    self.names[0],
-                    {
-                        "e": "depthUpdate",
-                        "E": now,
-                        "T": now,
-                        "s": self.symbol,
-                        "U": U,
-                        "u": u,
-                        "pu": self.stream_u[0],
-                        "b": [[g.px(p), g.qty(q)] for p, q in b],
-                        "a": [[g.px(p), g.qty(q)] for p, q in a],
-                    },
+            if self.wanted(self.names[0]):
+                g = self.grid
+                out.append(
+                    (
+                        self.names[0],
+                        {
+                            "e": "depthUpdate",
+                            "E": now,
+                            "T": now,
+                            "s": self.symbol,
+                            "U": U,
+                            "u": u,
+                            "pu": self.stream_u[0],
+                            "b": [[g.px(p), g.qty(q)] for p, q in b],
+                            "a": [[g.px(p), g.qty(q)] for p, q in a],
+                        },
+                    )
                 )
-            )
             self.stream_u[0] = u
             for speed, w in self.windows.items():
                 if not w.bids and not w.asks:
@@ -100,40 +107,47 @@ class DepthPublisher:
 
     def _changes(self, book: SymbolBook, side: int, prices: list[int]) -> list[tuple[int, int]]:
         pub = self.published[side]
+        feed, own = book.feed[side], book.own_lots[side]
         out = []
         for p in prices:
-            q = book.total(side, p)
+            q = feed.get(p, 0) + own.get(p, 0) if own else feed.get(p, 0)
             if pub.get(p, 0) != q:
                 if q:
                     pub[p] = q
                 else:
-                    pub.pop(p, None)
+                    del pub[p]
                 out.append((p, q))
         return out
 
-    def _emit(self, speed: int, w: _Window, now: int) -> tuple[str, dict]:
-        g = self.grid
-        payload = {
-            "e": "depthUpdate",
-            "E": now,
-            "T": now,
-            "s": self.symbol,
-            "U": w.first,
-            "u": w.last,
-            "pu": self.stream_u[speed],
-            "b": [[g.px(p), g.qty(q)] for p, q in sorted(w.bids.items(), reverse=True)],
-            "a": [[g.px(p), g.qty(q)] for p, q in sorted(w.asks.items())],
-        }
+    def _emit(self, speed: int, w: _Window, now: int, out: list[tuple[str, dict]]) -> None:
+        """Close a window: send it if anyone listens; the chain moves on either way."""
+        if self.wanted(self.names[speed]):
+            g = self.grid
+            out.append(
+                (
+                    self.names[speed],
+                    {
+                        "e": "depthUpdate",
+                        "E": now,
+                        "T": now,
+                        "s": self.symbol,
+                        "U": w.first,
+                        "u": w.last,
+                        "pu": self.stream_u[speed],
+                        "b": [[g.px(p), g.qty(q)] for p, q in sorted(w.bids.items(), reverse=True)],
+                        "a": [[g.px(p), g.qty(q)] for p, q in sorted(w.asks.items())],
+                    },
+                )
+            )
         self.stream_u[speed] = w.last
         w.bids = {}
         w.asks = {}
-        return self.names[speed], payload
 
     def flush(self, now: int, out: list[tuple[str, dict]]) -> None:
         """Emit the aggregated windows whose period has ended."""
         for speed, w in self.windows.items():
             if (w.bids or w.asks) and now >= w.deadline:
-                out.append(self._emit(speed, w, now))
+                self._emit(speed, w, now, out)
 
     def next_deadline(self) -> int | None:
         d = [w.deadline for w in self.windows.values() if w.bids or w.asks]
@@ -145,6 +159,8 @@ class DepthPublisher:
         if top == self.top:
             return
         self.top = top
+        if not self.wanted(self.ticker_name):
+            return
         g = self.grid
         out.append(
             (

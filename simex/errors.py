@@ -102,9 +102,7 @@ def price_below_floor(limit: str) -> ApiError:
 
 
 def min_notional(notional: str) -> ApiError:
-    return ApiError(
-        -4164, f"Order's notional must be no smaller than {notional} (unless you choose reduce only)."
-    )
+    return ApiError(-4164, f"Order's notional must be no smaller than {notional} (unless you choose reduce only).")
 
 
 def bad_client_id() -> ApiError:
@@ -176,9 +174,7 @@ def bad_depth_limit(limit: str) -> ApiError:
 
 
 def illegal_chars(name: str) -> ApiError:
-    return ApiError(
-        -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
-    )
+    return ApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
 
 
 def bad_leverage() -> ApiError:

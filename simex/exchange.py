@@ -7,7 +7,7 @@ I/O shell drains. No clocks, sockets or randomness in here, so a test can drive 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 
@@ -78,6 +78,7 @@ class Exchange:
         self._seed = seed
         self._cid_counter = 0
         self.public_trades = dict.fromkeys(self.specs, 0)
+        self.wanted: Callable[[str], bool] = lambda _name: True
 
     # ------------------------------------------------------------------ helpers
     def spec(self, symbol: str) -> SymbolSpec:
@@ -92,9 +93,7 @@ class Exchange:
     def new_client_id(self) -> str:
         """A Binance-looking 22-character id, deterministic in the seed."""
         self._cid_counter += 1
-        h = int.from_bytes(
-            hashlib.blake2b(f"{self._seed}:{self._cid_counter}".encode(), digest_size=16).digest()
-        )
+        h = int.from_bytes(hashlib.blake2b(f"{self._seed}:{self._cid_counter}".encode(), digest_size=16).digest())
         chars = []
         for _ in range(22):
             h, r = divmod(h, 62)
@@ -119,11 +118,19 @@ class Exchange:
         self.trade_ids[symbol] += 1
         return self.trade_ids[symbol]
 
+    def set_wanted(self, wanted: Callable[[str], bool]) -> None:
+        """Only build market payloads for streams ``wanted`` says someone listens to (ids advance regardless)."""
+        self.wanted = wanted
+        for pub in self.pubs.values():
+            pub.wanted = wanted
+
     def _public_trade(self, symbol: str, tid: int, ticks: int, lots: int, taker_side: int, now: int) -> None:
-        g = self.grids[symbol]
-        low = symbol.lower()
-        px, qty, maker_is_buyer = g.px(ticks), g.qty(lots), taker_side == SELL
         self.public_trades[symbol] += 1
+        low = symbol.lower()
+        if not (self.wanted(f"{low}@trade") or self.wanted(f"{low}@aggTrade")):
+            return
+        g = self.grids[symbol]
+        px, qty, maker_is_buyer = g.px(ticks), g.qty(lots), taker_side == SELL
         self.market_out.append(
             (
                 f"{low}@trade",
@@ -519,9 +526,7 @@ class Exchange:
         if o.is_open:
             self._close(o, EXPIRED_IN_MATCH if in_match else EXPIRED, "EXPIRED", now)
 
-    def _find(
-        self, account_key: str, symbol: str, order_id: int | None, client_id: str | None
-    ) -> Order | None:
+    def _find(self, account_key: str, symbol: str, order_id: int | None, client_id: str | None) -> Order | None:
         if order_id is not None:
             o = self.orders.get(order_id)
         elif client_id:
@@ -547,9 +552,7 @@ class Exchange:
             raise errors.no_such_order()
         return render.order_json(o, spec)
 
-    def cancel(
-        self, account_key: str, symbol: str, order_id: int | None, client_id: str | None, now: int
-    ) -> dict:
+    def cancel(self, account_key: str, symbol: str, order_id: int | None, client_id: str | None, now: int) -> dict:
         spec = self.spec(symbol)
         o = self._find(account_key, symbol, order_id, client_id)
         if o is None or not o.is_open:

@@ -91,9 +91,7 @@ def normalise(name: str, params: dict[str, Any]) -> dict[str, Any]:
     if name == "random_rejects":
         out.setdefault("p", 0.5)
         out.setdefault("code", -1000)
-        out.setdefault(
-            "msg", REJECT_MSGS.get(out["code"], "An unknown error occured while processing the request.")
-        )
+        out.setdefault("msg", REJECT_MSGS.get(out["code"], "An unknown error occured while processing the request."))
     if name in ("user_dup", "user_reorder"):
         out.setdefault("p", 0.5)
     if name == "clock_skew":

@@ -146,9 +146,7 @@ class HttpServer:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except asyncio.LimitOverrunError:
-                    writer.write(
-                        encode_response(Response(431, b'{"code":-1000,"msg":"headers too large"}'), False)
-                    )
+                    writer.write(encode_response(Response(431, b'{"code":-1000,"msg":"headers too large"}'), False))
                     break
                 try:
                     method, path, query, version, headers = parse_head(head[:-4], peer)
@@ -157,9 +155,7 @@ class HttpServer:
                     msg = f'{{"code":-1000,"msg":"{exc}"}}'.encode()
                     writer.write(encode_response(Response(400, msg), False))
                     break
-                keep_alive = (
-                    headers.get("connection", "").lower() != "close" and version.upper() != "HTTP/1.0"
-                )
+                keep_alive = headers.get("connection", "").lower() != "close" and version.upper() != "HTTP/1.0"
                 resp = await self.handler(Request(method, path, query, headers, body, peer))
                 if resp.reset:
                     abort(writer)

@@ -182,7 +182,6 @@ class RateLimiter:
                 for ip, st in list(self.ips.items())
             },
             "orders": {
-                a: dict(zip(("10s", "1m"), self.order_counts(a, now), strict=True))
-                for a in list(self.accounts)
+                a: dict(zip(("10s", "1m"), self.order_counts(a, now), strict=True)) for a in list(self.accounts)
             },
         }

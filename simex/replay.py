@@ -25,7 +25,7 @@ BID, ASK = 0, 1
 def dec8(text: str) -> int:
     """A non-negative decimal string as an integer count of 1e-8 (exact for up to 8 decimals)."""
     whole, _, frac = text.partition(".")
-    return int(whole or 0) * E8 + int((frac + "00000000")[:8])
+    return int((whole or "0") + (frac + "00000000")[:8])
 
 
 def capture_symbol(path: str) -> str:
@@ -75,9 +75,9 @@ class ReplayFeed:
         self._it: Iterator[MarketEvent] = self._events()
         self._next: MarketEvent | None = next(self._it, None)
 
-    def advance(self, to_ms: int) -> list[MarketEvent]:
+    def advance(self, to_ms: int, limit: int = 1 << 30) -> list[MarketEvent]:
         out = []
-        while self._next is not None and self._next.t_ms <= to_ms:
+        while self._next is not None and self._next.t_ms <= to_ms and len(out) < limit:
             out.append(self._next)
             self._next = next(self._it, None)
         return out

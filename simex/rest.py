@@ -84,34 +84,22 @@ class RestApi:
             ("GET", "/fapi/v1/ticker/bookTicker"): Route(
                 self.book_ticker, "NONE", lambda p: 2 if p.get("symbol") else 5
             ),
-            ("GET", "/fapi/v1/premiumIndex"): Route(
-                self.premium_index, "NONE", lambda p: 1 if p.get("symbol") else 10
-            ),
+            ("GET", "/fapi/v1/premiumIndex"): Route(self.premium_index, "NONE", lambda p: 1 if p.get("symbol") else 10),
             ("POST", "/fapi/v1/order"): Route(self.new_order, signed, _w(0), (1, 1), True),
             ("GET", "/fapi/v1/order"): Route(self.get_order, signed, _w(1)),
             ("DELETE", "/fapi/v1/order"): Route(self.cancel_order, signed, _w(1)),
             ("POST", "/fapi/v1/batchOrders"): Route(self.batch_orders, signed, _w(5), (5, 1), True),
             ("DELETE", "/fapi/v1/batchOrders"): Route(self.batch_cancel, signed, _w(1)),
-            ("GET", "/fapi/v1/openOrders"): Route(
-                self.open_orders, signed, lambda p: 1 if p.get("symbol") else 40
-            ),
+            ("GET", "/fapi/v1/openOrders"): Route(self.open_orders, signed, lambda p: 1 if p.get("symbol") else 40),
             ("GET", "/fapi/v1/openOrder"): Route(self.open_order, signed, _w(1)),
             ("DELETE", "/fapi/v1/allOpenOrders"): Route(self.cancel_all, signed, _w(1)),
             ("GET", "/fapi/v1/userTrades"): Route(self.user_trades, signed, _w(5)),
             ("GET", "/fapi/v2/positionRisk"): Route(lambda c: self.position_risk(c, 2), signed, _w(5)),
             ("GET", "/fapi/v3/positionRisk"): Route(lambda c: self.position_risk(c, 3), signed, _w(5)),
-            ("GET", "/fapi/v2/account"): Route(
-                lambda c: self.rt.core.account_info(c.account, 2, c.now), signed, _w(5)
-            ),
-            ("GET", "/fapi/v3/account"): Route(
-                lambda c: self.rt.core.account_info(c.account, 3, c.now), signed, _w(5)
-            ),
-            ("GET", "/fapi/v2/balance"): Route(
-                lambda c: self.rt.core.balances(c.account, c.now), signed, _w(5)
-            ),
-            ("GET", "/fapi/v3/balance"): Route(
-                lambda c: self.rt.core.balances(c.account, c.now), signed, _w(5)
-            ),
+            ("GET", "/fapi/v2/account"): Route(lambda c: self.rt.core.account_info(c.account, 2, c.now), signed, _w(5)),
+            ("GET", "/fapi/v3/account"): Route(lambda c: self.rt.core.account_info(c.account, 3, c.now), signed, _w(5)),
+            ("GET", "/fapi/v2/balance"): Route(lambda c: self.rt.core.balances(c.account, c.now), signed, _w(5)),
+            ("GET", "/fapi/v3/balance"): Route(lambda c: self.rt.core.balances(c.account, c.now), signed, _w(5)),
             ("POST", "/fapi/v1/leverage"): Route(self.leverage, signed, _w(1)),
             ("POST", "/fapi/v1/listenKey"): Route(self.listen_key_new, "USER_STREAM", _w(1)),
             ("PUT", "/fapi/v1/listenKey"): Route(self.listen_key_keepalive, "USER_STREAM", _w(1)),
@@ -125,9 +113,7 @@ class RestApi:
         route = self.routes.get((req.method, req.path))
         rt = self.rt
         if route is None:
-            return Response(
-                404, orjson.dumps({"code": -1099, "msg": "Not found, unauthenticated, or unauthorized."})
-            )
+            return Response(404, orjson.dumps({"code": -1099, "msg": "Not found, unauthenticated, or unauthorized."}))
         now = rt.now()
         body_text = req.body.decode("utf-8", "replace")
         try:
@@ -264,12 +250,7 @@ class RestApi:
             items = json.loads(raw, parse_float=Decimal)
         except ValueError:
             raise errors.invalid_param("batchOrders") from None
-        if (
-            not isinstance(items, list)
-            or not items
-            or len(items) > 5
-            or not all(isinstance(i, dict) for i in items)
-        ):
+        if not isinstance(items, list) or not items or len(items) > 5 or not all(isinstance(i, dict) for i in items):
             raise errors.invalid_param("batchOrders")
         out: list[Any] = []
         for item in items:

@@ -117,21 +117,35 @@ class SymbolSpec:
 class Grid:
     """Fast integer formatting of ticks and lots for the hot publishing path."""
 
-    __slots__ = ("_p_div", "_p_dp", "_p_mul", "_q_div", "_q_dp", "_q_mul")
+    __slots__ = ("_p_cache", "_p_div", "_p_dp", "_p_mul", "_q_cache", "_q_div", "_q_dp", "_q_mul")
 
     def __init__(self, spec: SymbolSpec) -> None:
         self._p_dp, self._q_dp = spec.price_precision, spec.qty_precision
         self._p_mul = int(spec.tick * 10**spec.price_precision)
         self._q_mul = int(spec.step * 10**spec.qty_precision)
         self._p_div, self._q_div = 10**spec.price_precision, 10**spec.qty_precision
+        self._p_cache: dict[int, str] = {}
+        self._q_cache: dict[int, str] = {}
 
     def px(self, ticks: int) -> str:
-        v = ticks * self._p_mul
-        return f"{v // self._p_div}.{v % self._p_div:0{self._p_dp}d}" if self._p_dp else str(v)
+        text = self._p_cache.get(ticks)
+        if text is None:
+            v = ticks * self._p_mul
+            text = f"{v // self._p_div}.{v % self._p_div:0{self._p_dp}d}" if self._p_dp else str(v)
+            if len(self._p_cache) > 200_000:
+                self._p_cache.clear()
+            self._p_cache[ticks] = text
+        return text
 
     def qty(self, lots: int) -> str:
-        v = lots * self._q_mul
-        return f"{v // self._q_div}.{v % self._q_div:0{self._q_dp}d}" if self._q_dp else str(v)
+        text = self._q_cache.get(lots)
+        if text is None:
+            v = lots * self._q_mul
+            text = f"{v // self._q_div}.{v % self._q_div:0{self._q_dp}d}" if self._q_dp else str(v)
+            if len(self._q_cache) > 200_000:
+                self._q_cache.clear()
+            self._q_cache[lots] = text
+        return text
 
 
 def _parse_decimal(raw: str, name: str) -> Decimal:

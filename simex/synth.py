@@ -7,6 +7,7 @@ slices time. Floats live only in the random walk; prices and sizes leave here as
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -36,9 +37,7 @@ class Regime:
 REGIMES: dict[str, Regime] = {
     "calm": Regime("calm"),
     "trend_up": Regime("trend_up", drift_bps_s=3.0, vol_bps_sqrt_s=1.3, trade_rate_hz=5.0, buy_prob=0.62),
-    "trend_down": Regime(
-        "trend_down", drift_bps_s=-3.0, vol_bps_sqrt_s=1.3, trade_rate_hz=5.0, buy_prob=0.38
-    ),
+    "trend_down": Regime("trend_down", drift_bps_s=-3.0, vol_bps_sqrt_s=1.3, trade_rate_hz=5.0, buy_prob=0.38),
     "high_vol": Regime(
         "high_vol",
         vol_bps_sqrt_s=4.0,
@@ -143,7 +142,11 @@ class SyntheticMarket:
         self.regime_start = 0
         self.regime_end: int | None = None
         self.schedule: list[tuple[int, str, float | None]] = []
-        self.regime_spread = 1
+        self.tops: list[int | None] = [None, None]
+        self.holes: tuple[set[int], set[int]] = (set(), set())
+        self._old: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self._z: list[float] = []
+        self._zi = 0
 
     # ---- regimes ----
     def set_regime(self, name: str, at_ms: int, seconds: float | None = None) -> None:
@@ -178,9 +181,9 @@ class SyntheticMarket:
         return self.regime.name
 
     # ---- stepping ----
-    def advance(self, to_ms: int) -> list[MarketEvent]:
+    def advance(self, to_ms: int, limit: int = 1 << 30) -> list[MarketEvent]:
         out = []
-        while self.k * self.step_ms <= to_ms:
+        while self.k * self.step_ms <= to_ms and len(out) < limit:
             out.append(self._step(self.k * self.step_ms))
             self.k += 1
         return out
@@ -189,14 +192,31 @@ class SyntheticMarket:
         return self.k * self.step_ms
 
     def _size(self, distance: int, depth_mult: float) -> int:
+        """A lognormal level size growing away from the touch (normals drawn in blocks: cheaper, same law)."""
+        if self._zi >= len(self._z):
+            self._z = self.rng.standard_normal(4096).tolist()
+            self._zi = 0
+        z = self._z[self._zi]
+        self._zi += 1
         mean = self.profile.touch_lots * (1.0 + 0.04 * distance) * depth_mult
-        return max(1, int(self.rng.lognormal(math.log(mean) - 0.18, 0.6)))
+        return max(1, int(mean * math.exp(0.6 * z - 0.18)))
+
+    def _set(self, side: int, price: int, lots: int) -> None:
+        """Change one level, remembering its size before this step (for the step's diff)."""
+        levels = self.book[side]
+        self._old[side].setdefault(price, levels.get(price, 0))
+        if lots:
+            levels[price] = lots
+            self.holes[side].discard(price)
+        else:
+            levels.pop(price, None)
+            self.holes[side].add(price)
 
     def _step(self, t: int) -> MarketEvent:
         rng = self.rng
         p = self._params(t)
         dt = self.step_ms / 1000.0
-        before = (dict(self.book[BID]), dict(self.book[ASK])) if self.k else ({}, {})
+        self._old = ({}, {})
         items: list[DepthSet | TradePrint] = []
         if self.k:
             n = rng.poisson(p.trade_rate_hz * dt)
@@ -211,57 +231,63 @@ class SyntheticMarket:
         self._recenter(p)
         for side in (BID, ASK):
             levels = self.book[side]
+            top = self.tops[side]
             for _ in range(rng.poisson(p.churn_hz * dt)):
-                if not levels:
-                    break
                 d = int(rng.integers(0, self.profile.levels))
-                price = self._touch(side) - d if side == BID else self._touch(side) + d
+                price = top - d if side == BID else top + d
                 if price in levels:
-                    levels[price] = self._size(d, p.depth_mult) if rng.random() < 0.85 else 0
-                    if not levels[price]:
-                        del levels[price]
+                    self._set(side, price, self._size(d, p.depth_mult) if rng.random() < 0.85 else 0)
         changes = []
         for side in (BID, ASK):
-            old, new = before[side], self.book[side]
-            for price, lots in new.items():
-                if old.get(price) != lots:
-                    changes.append((side, price, lots))
-            changes.extend((side, price, 0) for price in old if price not in new)
+            levels = self.book[side]
+            for price, old in self._old[side].items():
+                new = levels.get(price, 0)
+                if new != old:
+                    changes.append((side, price, new))
         if changes:
             items.append(DepthSet(tuple(changes)))
         return MarketEvent(t, self.symbol, tuple(items))
 
-    def _touch(self, side: int) -> int:
-        bid = math.floor(self.fair - self.regime_spread / 2.0)
-        return bid if side == BID else bid + self.regime_spread
-
     def _recenter(self, p: Regime) -> None:
-        self.regime_spread = p.spread_ticks
-        bid_top, ask_top = self._touch(BID), self._touch(ASK)
+        """Move the dense window of ``levels`` prices per side to the fair price; refill holes."""
         n = self.profile.levels
-        bids, asks = self.book
-        for price in [q for q in bids if q > bid_top or q <= bid_top - n]:
-            del bids[price]
-        for price in [q for q in asks if q < ask_top or q >= ask_top + n]:
-            del asks[price]
-        for d in range(n):
-            if bid_top - d not in bids and (d < 3 or self.rng.random() < 0.5):
-                bids[bid_top - d] = self._size(d, p.depth_mult)
-            if ask_top + d not in asks and (d < 3 or self.rng.random() < 0.5):
-                asks[ask_top + d] = self._size(d, p.depth_mult)
+        bid_top = math.floor(self.fair - p.spread_ticks / 2.0)
+        for side, top in ((BID, bid_top), (ASK, bid_top + p.spread_ticks)):
+            lo, hi = (top - n + 1, top) if side == BID else (top, top + n - 1)
+            old = self.tops[side]
+            if old is None:
+                keep_lo, keep_hi = 1, 0
+            else:
+                olo, ohi = (old - n + 1, old) if side == BID else (old, old + n - 1)
+                for price in itertools.chain(range(olo, min(ohi, lo - 1) + 1), range(max(olo, hi + 1), ohi + 1)):
+                    if price in self.book[side]:
+                        self._set(side, price, 0)
+                keep_lo, keep_hi = max(lo, olo), min(hi, ohi)
+            self.tops[side] = top
+            for price in itertools.chain(range(lo, min(hi, keep_lo - 1) + 1), range(max(lo, keep_hi + 1), hi + 1)):
+                self._set(side, price, self._size(abs(price - top), p.depth_mult))
+            for price in sorted(self.holes[side]):
+                if lo <= price <= hi:
+                    self._set(side, price, self._size(abs(price - top), p.depth_mult))
+            self.holes[side].clear()
 
     def _aggress(self, side: int, lots: int) -> list[TradePrint]:
         """An aggressive order walking the opposite side; one print per price level it takes."""
-        levels = self.book[ASK if side == BUY else BID]
+        book_side = ASK if side == BUY else BID
+        levels = self.book[book_side]
+        top = self.tops[book_side]
         prints = []
-        for price in sorted(levels, reverse=side == SELL):
+        if top is None:
+            return prints
+        for d in range(self.profile.levels):
             if lots <= 0:
                 break
-            take = min(lots, levels[price])
+            price = top + d if book_side == ASK else top - d
+            have = levels.get(price, 0)
+            if not have:
+                continue
+            take = min(lots, have)
             prints.append(TradePrint(price, take, side))
             lots -= take
-            if take == levels[price]:
-                del levels[price]
-            else:
-                levels[price] -= take
+            self._set(book_side, price, have - take)
         return prints

@@ -35,9 +35,7 @@ def parse_bool(params: Mapping[str, str], name: str) -> bool:
     return low == "true"
 
 
-def parse_order(
-    params: Mapping[str, str], specs: Mapping[str, SymbolSpec], new_client_id: str
-) -> OrderRequest:
+def parse_order(params: Mapping[str, str], specs: Mapping[str, SymbolSpec], new_client_id: str) -> OrderRequest:
     """Validate one order's parameters (single order or one item of batchOrders)."""
     spec = spec_for(params, specs)
     side_raw = params.get("side")

@@ -51,7 +51,6 @@ def internal_name(name: str) -> str:
     if "@" not in name:
         return "user:" + name
     sym, _, kind = name.partition("@")
-    kind = kind.lower()
     return f"{sym.lower()}@{DEPTH_ALIASES.get(kind, kind)}"
 
 
@@ -158,9 +157,7 @@ class Hub:
                 self.dropped_stalled += 1
                 continue
             if c.combined:
-                frame = encode_frame(
-                    OP_TEXT, b'{"stream":' + orjson.dumps(c.streams[key]) + b',"data":' + data + b"}"
-                )
+                frame = encode_frame(OP_TEXT, b'{"stream":' + orjson.dumps(c.streams[key]) + b',"data":' + data + b"}")
             else:
                 raw = raw or encode_frame(OP_TEXT, data)
                 frame = raw
@@ -235,9 +232,7 @@ class Hub:
             _, path, query, _, headers = parse_head(head[:-4], "")
             key = headers.get("sec-websocket-key")
             if headers.get("upgrade", "").lower() != "websocket" or not key:
-                writer.write(
-                    b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                )
+                writer.write(b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
             if path == "/stream":
                 combined = True

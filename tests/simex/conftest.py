@@ -3,6 +3,7 @@ order book kept in sync the way Binance documents, and exchange fixtures."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -122,10 +123,8 @@ class WsReader:
         self.ws.send(json.dumps(obj))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.ws.close()
-        except Exception:
-            pass
 
 
 class LocalBook:
@@ -150,6 +149,9 @@ class LocalBook:
         if not self.synced:
             if ev["u"] < self.snapshot_id:
                 return True
+            if ev["U"] > self.snapshot_id:  # the bridging event is missing: resync
+                self.gaps += 1
+                return False
             assert ev["U"] <= self.snapshot_id <= ev["u"], (ev["U"], self.snapshot_id, ev["u"])
             assert ev["U"] <= self.snapshot_id + 1 <= ev["u"]  # the spot-style rule bridges as well
             self.synced = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -254,7 +255,7 @@ def test_depth_events_chain_and_include_our_orders() -> None:
     evs = [p for s, p in ex.market_out if s == "ethusdc@depth@0ms"]
     first = next(e for e in evs if e["u"] >= snap["lastUpdateId"])
     assert first["U"] <= snap["lastUpdateId"] <= first["u"]
-    for a, b in zip(evs, evs[1:], strict=False):
+    for a, b in itertools.pairwise(evs):
         assert b["pu"] == a["u"] and b["U"] == a["u"] + 1
     assert ex.snapshot(SYM, 5, T0)["bids"][0] == ["3000.00", "1.500"]
     tickers = [p for s, p in ex.market_out if s == "ethusdc@bookTicker"]

@@ -17,7 +17,9 @@ from .conftest import Client, wait_for
 SYM = "ETHUSDC"
 DOC_KEY = "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83"
 DOC_SECRET = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"
-DOC_QUERY = "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC&recvWindow=5000&timestamp=1591702613943"
+DOC_QUERY = (
+    "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC&recvWindow=5000&timestamp=1591702613943"
+)
 DOC_SIG = "3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
 # Example 3 of the docs signs "...timeInForce=GTCquantity=1&...&timestamp= 1591702613943" (a stray space
 # inside its echo), which is what its published signature covers; the curl body it shows has no space.
@@ -46,7 +48,9 @@ def test_signature_verifier_matches_the_documented_examples() -> None:
     assert not verify(DOC_SECRET, DOC_QUERY + "0", DOC_SIG)
     # the spot docs' worked example (apiKey vmPUZE6mv9..., secretKey NhqPtmdSJY...)
     spot_secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-    spot_query = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
+    spot_query = (
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
+    )
     assert sign(spot_secret, spot_query) == "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
 
 
@@ -317,7 +321,7 @@ def test_order_error_codes(client: Client) -> None:
     assert code(quantity="200") == -2019
     assert code(type="MARKET", timeInForce=None, price="100") == -1106
     assert code(reduceOnly="true") == -2022
-    bid, ask = client.top(SYM)
+    _bid, ask = client.top(SYM)
     assert code(timeInForce="GTX", price=str(ask)) == -5022
     client.ok("POST", "/fapi/v1/order", **{**base, "newClientOrderId": "dup-1"})
     assert code(newClientOrderId="dup-1") == -4116
