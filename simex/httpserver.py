@@ -10,6 +10,8 @@ import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from loguru import logger
+
 REASONS = {
     200: "OK",
     101: "Switching Protocols",
@@ -156,7 +158,13 @@ class HttpServer:
                     writer.write(encode_response(Response(400, msg), False))
                     break
                 keep_alive = headers.get("connection", "").lower() != "close" and version.upper() != "HTTP/1.0"
-                resp = await self.handler(Request(method, path, query, headers, body, peer))
+                try:
+                    resp = await self.handler(Request(method, path, query, headers, body, peer))
+                except Exception:
+                    logger.exception("simex http: handler failed for {} {}", method, path)
+                    resp = Response(
+                        500, b'{"code":-1000,"msg":"An unknown error occured while processing the request."}'
+                    )
                 if resp.reset:
                     abort(writer)
                     return

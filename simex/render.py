@@ -115,7 +115,7 @@ def position_entry(
 ) -> dict[str, object]:
     return {
         "s": symbol,
-        "pa": spec.qty_str(lots) if lots >= 0 else "-" + spec.qty_str(-lots),
+        "pa": signed_qty(spec, lots),
         "ep": spec.ratio_price_str(entry),
         "bep": spec.ratio_price_str(bep),
         "cr": e8_str(cum_realized_e8),

@@ -112,9 +112,11 @@ class RestApi:
             return self.admin(req)
         route = self.routes.get((req.method, req.path))
         rt = self.rt
-        if route is None:
-            return Response(404, orjson.dumps({"code": -1099, "msg": "Not found, unauthenticated, or unauthorized."}))
         now = rt.now()
+        if route is None:
+            used = [("X-MBX-USED-WEIGHT-1M", str(rt.limiter.used_weight(req.peer, now)))]
+            body404 = {"code": -1099, "msg": "Not found, unauthenticated, or unauthorized."}
+            return Response(404, orjson.dumps(body404), used)
         body_text = req.body.decode("utf-8", "replace")
         try:
             params = params_of(req.query, body_text)

@@ -43,7 +43,6 @@ DEPTH_ALIASES = {
     "depth@100ms": "depth@100ms",
     "depth@0ms": "depth@0ms",
 }
-_ids = itertools.count(1)
 
 
 def internal_name(name: str) -> str:
@@ -55,8 +54,8 @@ def internal_name(name: str) -> str:
 
 
 class Conn:
-    def __init__(self, writer: asyncio.StreamWriter, combined: bool, path: str) -> None:
-        self.id = next(_ids)
+    def __init__(self, conn_id: int, writer: asyncio.StreamWriter, combined: bool, path: str) -> None:
+        self.id = conn_id
         self.writer = writer
         self.transport = writer.transport
         self.combined = combined
@@ -102,6 +101,7 @@ class Hub:
         self.server: asyncio.Server | None = None
         self.dropped_stalled = 0
         self.closed_by_server = {"lifetime": 0, "pong_timeout": 0, "fault": 0}
+        self._ids = itertools.count(1)
 
     async def start(self, host: str, port: int) -> int:
         self.server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
@@ -244,7 +244,7 @@ class Hub:
                 writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
             writer.write(handshake_response(key))
-            conn = Conn(writer, combined, path)
+            conn = Conn(next(self._ids), writer, combined, path)
             self.conns.add(conn)
             self.subscribe(conn, names)
             await self._read_loop(conn, MessageReader(reader))
@@ -259,6 +259,8 @@ class Hub:
             BadRequest,
         ):
             pass
+        except Exception:
+            logger.exception("simex ws: connection handler failed")
         finally:
             if conn is not None:
                 self._forget(conn)

@@ -71,3 +71,17 @@ def test_listen_key_expiry_stops_the_stream_and_keepalive_extends_it() -> None:
             r2.close()
         finally:
             reader.close()
+
+
+def test_funding_fee_is_settled_on_schedule() -> None:
+    with SimExchange(SimConfig(seed=6, funding_rate="0.001", funding_interval_s=0.5)) as sx:
+        client = Client(sx.rest_url)
+        reader = WsReader(f"{sx.ws_url}/ws/{client.listen_key()}")
+        try:
+            client.ok("POST", "/fapi/v1/order", symbol="ETHUSDC", side="BUY", type="MARKET", quantity="0.100")
+            assert wait_for(lambda: [e for e in reader.user("ACCOUNT_UPDATE") if e["a"]["m"] == "FUNDING_FEE"])
+            fee = next(e for e in reader.user("ACCOUNT_UPDATE") if e["a"]["m"] == "FUNDING_FEE")["a"]
+            assert fee["B"][0]["a"] == "USDC" and fee["B"][0]["bc"].startswith("-") and "P" not in fee
+            assert sx.state()["accounts"]["simkey"]["funding"].startswith("-")
+        finally:
+            reader.close()
