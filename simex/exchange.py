@@ -38,6 +38,10 @@ def _round_half_up(x: Fraction) -> int:
     return n if x >= 0 else -n
 
 
+def _rate_str(rate: Fraction) -> str:
+    return format((Decimal(rate.numerator) / Decimal(rate.denominator)).normalize(), "f")
+
+
 class Exchange:
     def __init__(
         self,
@@ -567,6 +571,34 @@ class Exchange:
             self._close(o, CANCELED, "CANCELED", now)
         self.publish(symbol, now)
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    def all_orders(
+        self,
+        account_key: str,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 500,
+    ) -> list[dict]:
+        """The account's orders on a symbol, oldest first (open and finished; GTX rejections are not kept)."""
+        spec = self.spec(symbol)
+        rows = [o for o in self.orders.values() if o.account == account_key and o.symbol == symbol]
+        if order_id is not None:
+            rows = [o for o in rows if o.order_id >= order_id][:limit]
+        else:
+            rows = [o for o in rows if (start is None or o.time >= start) and (end is None or o.time <= end)]
+            rows = rows[:limit] if start is not None else rows[-limit:]
+        return [render.order_json(o, spec) for o in rows]
+
+    def commission_rate(self, symbol: str) -> dict:
+        self.spec(symbol)
+        return {
+            "symbol": symbol,
+            "makerCommissionRate": _rate_str(self.maker_fee),
+            "takerCommissionRate": _rate_str(self.taker_fee),
+        }
 
     def open_orders(self, account_key: str, symbol: str | None) -> list[dict]:
         if symbol is not None:

@@ -94,6 +94,10 @@ class RestApi:
             ("GET", "/fapi/v1/openOrder"): Route(self.open_order, signed, _w(1)),
             ("DELETE", "/fapi/v1/allOpenOrders"): Route(self.cancel_all, signed, _w(1)),
             ("GET", "/fapi/v1/userTrades"): Route(self.user_trades, signed, _w(5)),
+            ("GET", "/fapi/v1/allOrders"): Route(self.all_orders, signed, _w(5)),
+            ("GET", "/fapi/v1/commissionRate"): Route(
+                lambda c: self.rt.core.commission_rate(spec_for(c.params, self.rt.core.specs).symbol), signed, _w(20)
+            ),
             ("GET", "/fapi/v2/positionRisk"): Route(lambda c: self.position_risk(c, 2), signed, _w(5)),
             ("GET", "/fapi/v3/positionRisk"): Route(lambda c: self.position_risk(c, 3), signed, _w(5)),
             ("GET", "/fapi/v2/account"): Route(lambda c: self.rt.core.account_info(c.account, 2, c.now), signed, _w(5)),
@@ -327,6 +331,21 @@ class RestApi:
             spec.symbol,
             order_id=parse_int(c.params, "orderId"),
             from_id=parse_int(c.params, "fromId"),
+            start=parse_int(c.params, "startTime"),
+            end=parse_int(c.params, "endTime"),
+            limit=limit,
+        )
+
+    def all_orders(self, c: Ctx) -> Any:
+        core = self.rt.core
+        spec = spec_for(c.params, core.specs)
+        limit = parse_int(c.params, "limit") or 500
+        if not 1 <= limit <= 1000:
+            raise errors.invalid_param("limit")
+        return core.all_orders(
+            c.account,
+            spec.symbol,
+            order_id=parse_int(c.params, "orderId"),
             start=parse_int(c.params, "startTime"),
             end=parse_int(c.params, "endTime"),
             limit=limit,

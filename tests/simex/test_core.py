@@ -294,3 +294,32 @@ def test_funding_fee_moves_the_wallet() -> None:
     assert before - after == Decimal("0.30000000")  # 1 ETH x 3000 mark x 0.01%
     ev = user(ex, event="ACCOUNT_UPDATE")[-1]["a"]
     assert ev["m"] == "FUNDING_FEE" and "P" not in ev and ev["B"][0]["bc"] == "-0.30000000"
+
+
+def test_taker_walks_each_level_in_queue_order() -> None:
+    ex = make()
+    depth(ex, (BID, "2999.00", "5"), (ASK, "3001.00", "2"))
+    mk = ex.place("b", req(SELL, "1", "3001.00", cid="b-mk"), T0)   # 2 feed lots ahead of it
+    depth(ex, (ASK, "3001.00", "5"))                                  # 3 more join behind
+    ex.place("a", req(BUY, "2.5"), T0)                                # feed 2, then b's order 0.5
+    got = ex.query("b", SYM, mk["orderId"], None)
+    assert (got["status"], got["executedQty"]) == ("PARTIALLY_FILLED", "0.500")
+    assert ex.snapshot(SYM, 1, T0)["asks"][0] == ["3001.00", "3.500"]  # 3 feed + 0.5 ours
+    ex.place("a", req(BUY, "2"), T0)                                  # b's 0.5 is now first, then feed 1.5
+    assert ex.query("b", SYM, mk["orderId"], None)["status"] == "FILLED"
+    assert ex.snapshot(SYM, 1, T0)["asks"][0] == ["3001.00", "1.500"]
+    assert [r["maker"] for r in ex.user_trades("b", SYM)] == [True, True]
+    assert position(ex, "a")["positionAmt"] == "4.500" and position(ex, "b")["positionAmt"] == "-1.000"
+
+
+def test_two_of_our_orders_share_a_level_fifo() -> None:
+    ex = make()
+    depth(ex, (BID, "3000.00", "1"), (ASK, "3001.00", "5"))
+    first = ex.place("a", req(BUY, "1", "3000.00", cid="f1"), T0)
+    second = ex.place("b", req(BUY, "1", "3000.00", cid="f2"), T0)
+    trade(ex, "3000.00", "1.5", SELL)        # 1 ahead of both, then 0.5 to the first
+    assert ex.query("a", SYM, first["orderId"], None)["executedQty"] == "0.500"
+    assert ex.query("b", SYM, second["orderId"], None)["executedQty"] == "0.000"
+    trade(ex, "3000.00", "1", SELL)          # 0.5 finishes the first, 0.5 to the second
+    assert ex.query("a", SYM, first["orderId"], None)["status"] == "FILLED"
+    assert ex.query("b", SYM, second["orderId"], None)["executedQty"] == "0.500"

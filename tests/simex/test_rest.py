@@ -448,3 +448,16 @@ def test_http_keep_alive_and_close(sx: SimExchange, keepalive: bool) -> None:
         r = s.get(f"{sx.rest_url}/fapi/v1/ping", headers=headers, timeout=5)
         assert r.status_code == 200
         assert r.headers["Connection"] == ("keep-alive" if keepalive else "close")
+
+
+def test_all_orders_and_commission_rate(client: Client) -> None:
+    price = passive_price(client)
+    a = client.ok("POST", "/fapi/v1/order", symbol=SYM, side="BUY", type="LIMIT", timeInForce="GTC",
+                  quantity="0.050", price=price, newClientOrderId="ao-1")
+    client.ok("DELETE", "/fapi/v1/order", symbol=SYM, orderId=a["orderId"])
+    b = client.ok("POST", "/fapi/v1/order", symbol=SYM, side="BUY", type="MARKET", quantity="0.010")
+    rows = client.ok("GET", "/fapi/v1/allOrders", symbol=SYM)
+    assert [(r["orderId"], r["status"]) for r in rows] == [(a["orderId"], "CANCELED"), (b["orderId"], "FILLED")]
+    assert client.ok("GET", "/fapi/v1/allOrders", symbol=SYM, orderId=b["orderId"])[0]["orderId"] == b["orderId"]
+    assert client.ok("GET", "/fapi/v1/commissionRate", symbol=SYM) == {
+        "symbol": SYM, "makerCommissionRate": "0.0002", "takerCommissionRate": "0.0005"}
