@@ -7,6 +7,7 @@ I/O shell drains. No clocks, sockets or randomness in here, so a test can drive 
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -83,6 +84,7 @@ class Exchange:
         self._cid_counter = 0
         self.public_trades = dict.fromkeys(self.specs, 0)
         self.wanted: Callable[[str], bool] = lambda _name: True
+        self._unfilled_done: deque[tuple[int, int]] = deque()
 
     # ------------------------------------------------------------------ helpers
     def spec(self, symbol: str) -> SymbolSpec:
@@ -521,6 +523,8 @@ class Exchange:
 
     def _close(self, o: Order, status: str, exec_type: str, now: int) -> None:
         o.move(status, now)
+        if not o.filled:
+            self._unfilled_done.append((now, o.order_id))
         if o.resting:
             self.books[o.symbol].drop_order(o)
         self.accounts[o.account].open_orders.pop(o.order_id, None)
@@ -541,6 +545,20 @@ class Exchange:
         if o is None or o.account != account_key or o.symbol != symbol:
             return None
         return o
+
+    def prune(self, now: int, retention_ms: int) -> int:
+        """Forget canceled/expired orders that never traded, ``retention_ms`` after they ended (Binance
+        stops finding such orders after a while too); orders with fills are kept."""
+        n = 0
+        while self._unfilled_done and self._unfilled_done[0][0] < now - retention_ms:
+            _, oid = self._unfilled_done.popleft()
+            o = self.orders.pop(oid, None)
+            if o is not None:
+                key = (o.account, o.symbol, o.client_id)
+                if self.by_client.get(key) == oid:
+                    del self.by_client[key]
+                n += 1
+        return n
 
     def query(self, account_key: str, symbol: str, order_id: int | None, client_id: str | None) -> dict:
         spec = self.spec(symbol)

@@ -189,9 +189,13 @@ class Runtime:
             await asyncio.sleep(self._sleep_s())
 
     async def _housekeeping(self) -> None:
+        last_prune = 0.0
         while True:
             try:
                 self.hub.housekeeping(self.now())
+                if time.monotonic() - last_prune >= 10:
+                    last_prune = time.monotonic()
+                    self.core.prune(self.now(), int(self.cfg.order_retention_s * 1000))
             except Exception:
                 logger.exception("simex housekeeping failed; continuing")
             await asyncio.sleep(min(0.2, max(0.01, self.cfg.ws_ping_interval_s / 4)))

@@ -323,3 +323,16 @@ def test_two_of_our_orders_share_a_level_fifo() -> None:
     trade(ex, "3000.00", "1", SELL)          # 0.5 finishes the first, 0.5 to the second
     assert ex.query("a", SYM, first["orderId"], None)["status"] == "FILLED"
     assert ex.query("b", SYM, second["orderId"], None)["executedQty"] == "0.500"
+
+
+def test_finished_orders_without_fills_are_pruned_after_retention() -> None:
+    ex = make()
+    depth(ex, (BID, "2999.00", "5"), (ASK, "3001.00", "5"))
+    c = ex.place("a", req(BUY, "1", "2990.00", cid="old"), T0)
+    ex.cancel("a", SYM, c["orderId"], None, T0)
+    f = ex.place("a", req(BUY, "1", cid="filled"), T0)
+    assert ex.prune(T0 + 1000, 5000) == 0
+    assert ex.prune(T0 + 6000, 5000) == 1
+    with pytest.raises(ApiError):
+        ex.query("a", SYM, None, "old")
+    assert ex.query("a", SYM, f["orderId"], None)["status"] == "FILLED"
