@@ -87,6 +87,9 @@ TRANSITIONS: dict[tuple[Status, Ev], tuple[str, str]] = {
     (S.UNKNOWN, E.CANCELED): (S.CANCELED, ""),
     (S.UNKNOWN, E.EXPIRED): (S.EXPIRED, ""),
     (S.UNKNOWN, E.NOT_FOUND): (S.REJECTED, ""),  # the lookup found nothing after the send settled
+    # A cancel repeated, the first answer "not sent" (back to live), then the second answer arrives:
+    (S.UNKNOWN, E.CANCEL_FAILED): (SAME, ""),
+    (S.UNKNOWN, E.CANCEL_UNKNOWN): (SAME, ""),  # it is looked up anyway
 
     (S.OPEN, E.SEND_UNKNOWN): (SAME, ""),  # the WS ack outran a REST reply that timed out
     (S.OPEN, E.ACK): (SAME, ""),  # duplicate NEW (REST reply and WS update, or a duplicated event)
@@ -96,6 +99,8 @@ TRANSITIONS: dict[tuple[Status, Ev], tuple[str, str]] = {
     (S.OPEN, E.EXPIRED): (S.EXPIRED, ""),
     (S.OPEN, E.CANCEL): (S.PENDING_CANCEL, ""),
     (S.OPEN, E.NOT_FOUND): (S.EXPIRED, "the exchange does not know an order we thought open (-2013)"),
+    (S.OPEN, E.CANCEL_FAILED): (SAME, ""),  # the answer to an earlier cancel, after a later one failed
+    (S.OPEN, E.CANCEL_UNKNOWN): (S.PENDING_CANCEL, ""),  # an earlier cancel may yet take effect: confirm it
 
     (S.PARTIALLY_FILLED, E.SEND_UNKNOWN): (SAME, ""),
     (S.PARTIALLY_FILLED, E.ACK): (SAME, ""),  # a late NEW after the first fill
@@ -105,6 +110,8 @@ TRANSITIONS: dict[tuple[Status, Ev], tuple[str, str]] = {
     (S.PARTIALLY_FILLED, E.EXPIRED): (S.EXPIRED, ""),
     (S.PARTIALLY_FILLED, E.CANCEL): (S.PENDING_CANCEL, ""),
     (S.PARTIALLY_FILLED, E.NOT_FOUND): (S.EXPIRED, "the exchange does not know a partially filled order"),
+    (S.PARTIALLY_FILLED, E.CANCEL_FAILED): (SAME, ""),
+    (S.PARTIALLY_FILLED, E.CANCEL_UNKNOWN): (S.PENDING_CANCEL, ""),
 
     (S.PENDING_CANCEL, E.SEND_UNKNOWN): (SAME, ""),  # a late REST verdict on the placement
     (S.PENDING_CANCEL, E.ACK): (SAME, ""),  # a late ack, or a lookup showing the cancel not yet done
