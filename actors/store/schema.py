@@ -18,10 +18,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from actors.store.codec import iso_ns
+
+if TYPE_CHECKING:
+    import sqlite_utils  # imported when a migration runs: it pulls in numpy (~0.3 s), which readers never need
 
 
 class SchemaError(RuntimeError):
@@ -168,6 +170,8 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST,
                               "upgrade the engine, never downgrade the database")
         if current == 0 and _has_user_tables(conn):
             raise SchemaError("not an engine database (tables present, schema version 0)")
+        import sqlite_utils
+
         db = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
         if current == 0:
             db["schema_migrations"].create({"version": int, "description": str, "applied_ns": int,
