@@ -20,6 +20,7 @@ import argparse
 import csv
 import dataclasses
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -332,6 +333,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except (UsageError, StoreError, sqlite3.Error) as exc:
         sys.stderr.write(f"query.py: {exc}\n")
         return 2
+    except BrokenPipeError:  # `| head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

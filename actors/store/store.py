@@ -189,10 +189,11 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # some errors (disk full) have already rolled it back
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def _now(self, at_ns: int | None) -> int:
         return self._clock.time_ns() if at_ns is None else at_ns

@@ -221,3 +221,29 @@ def test_readers_return_the_newest_rows_oldest_first(tmp_path: Path) -> None:
 def test_times_are_ns_with_iso_text_beside_them() -> None:
     assert iso_ns(1_723_075_200_123_456_789) == "2024-08-08T00:00:00.123456Z"
     assert iso_ms(1_723_075_200_123) == "2024-08-08T00:00:00.123Z"
+
+
+def test_a_failed_write_leaves_no_transaction_behind(store: Store) -> None:
+    with pytest.raises(UnknownOrderError):
+        store.record_order_event("ghost", "NEW")
+    intent(store, "a", Side.BUY, "2500.00", "0.010", DAY1_NS)  # the connection is usable at once
+    assert store.record_order_event("a", "NEW")
+
+
+def test_checkpoint_moves_the_log_into_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "mm.db"
+    with Store.open(path, autocheckpoint=False) as store:  # the OMS's connection: no fsync on its commits
+        populate(store)
+        wal = tmp_path / "mm.db-wal"
+        assert wal.stat().st_size > 0
+        busy, pages, done = store.checkpoint("TRUNCATE")
+        assert busy == 0 and pages == done and wal.stat().st_size == 0
+    with pytest.raises(ValueError):
+        Store.open(path, synchronous="OFF")  # never: a power loss could then corrupt the database
+
+
+def test_fill_linking_uses_the_exchange_id_index(store: Store) -> None:
+    plan = " ".join(r[3] for r in store.query(
+        "EXPLAIN QUERY PLAN SELECT client_order_id FROM orders WHERE venue = ? AND symbol = ? "
+        "AND exchange_order_id = ?", (VENUE, SYM, 1)))
+    assert "orders_exchange_id" in plan
