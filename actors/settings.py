@@ -75,11 +75,36 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    path: str = "var/mm.db"  # SQLite (WAL); relative paths are from the working directory
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    state_dir: str = "var"  # instance locks and other local state
+
+
+@dataclass(frozen=True)
+class SupervisionSettings:
+    """Erlang/OTP restart intensity: more than ``max_restarts`` within ``within_s`` and the tree gives up."""
+
+    max_restarts: int = num(5, 0, 1000)
+    within_s: float = num(60.0, 1.0, 86400.0)
+    root_max_restarts: int = num(3, 0, 1000)  # symbol trees giving up before the process exits non-zero
+    root_within_s: float = num(600.0, 1.0, 86400.0)
+    heartbeat_s: float = num(1.0, 0.05, 60.0)
+    heartbeat_timeout_s: float = num(3.0, 0.05, 120.0)
+
+
+@dataclass(frozen=True)
 class Settings:
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
     simex: SimexSettings = field(default_factory=SimexSettings)
     feed: FeedSettings = field(default_factory=FeedSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     source: str = "<defaults>"
 
     @property
