@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from actors.gateway.events import Side
 from actors.instrument import Instrument
@@ -30,6 +31,13 @@ class OrderIntent:
     flatten: bool = False  # a panicstop's flatten order: allowed while HALTED if it is reduce-only
 
 
+class _Sides(Protocol):
+    @property
+    def buy_lots(self) -> int: ...
+    @property
+    def sell_lots(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Exposure:
     """What could still fill, from the OMS: the remaining qty of every order in pending-new, open, partially
@@ -42,6 +50,11 @@ class Exposure:
     def __post_init__(self) -> None:
         if self.buy_lots < 0 or self.sell_lots < 0:
             raise ValueError("open order quantities cannot be negative")
+
+    @classmethod
+    def of(cls, position_lots: int, sides: _Sides) -> Exposure:
+        """From the OMS's per-side exposure (``actors.oms.book.Exposure`` or anything with the two fields)."""
+        return cls(position_lots, sides.buy_lots, sides.sell_lots)
 
     @property
     def worst_long(self) -> int:

@@ -77,14 +77,16 @@ class ReduceOnly(msgspec.Struct, frozen=True):
 
 
 class CancelAllOrders(msgspec.Struct, frozen=True):
-    """REST ``DELETE /fapi/v1/allOpenOrders`` (the OMS marks all its orders pending-cancel). Reply: done/failed."""
+    """REST ``DELETE /fapi/v1/allOpenOrders`` (the OMS marks all its orders pending-cancel).
+
+    Reply: done/failed (``on_cancel_all_reply``), or straight away the list still open (``on_open_orders``)."""
 
     symbol: str
     attempt: int
     at_ns: int
 
 
-class QueryOpenOrders(msgspec.Struct, frozen=True):
+class ListOpenOrders(msgspec.Struct, frozen=True):
     """REST ``GET /fapi/v1/openOrders``: the exchange's own list, not the OMS's. Reply: the client ids still open."""
 
     symbol: str
@@ -92,7 +94,7 @@ class QueryOpenOrders(msgspec.Struct, frozen=True):
     at_ns: int
 
 
-class QueryPosition(msgspec.Struct, frozen=True):
+class FetchPosition(msgspec.Struct, frozen=True):
     """REST ``GET /fapi/v2/positionRisk``: flatten what the exchange says we hold. Reply: signed lots."""
 
     symbol: str
@@ -212,11 +214,11 @@ class RiskState(msgspec.Struct, frozen=True):
     daily_pnl: Decimal
     halted_until_ns: int  # a timed halt's end (price shock), 0 when none
     panic_active: bool
-    seq: int  # increases with every change, so a reader can drop an out-of-order report
+    seq: int  # increases with every event and state change, so a reader can drop an out-of-order report
     at_ns: int
 
 
 RiskCommand = Panicstop | Resume | Halt | ReduceOnly
-PanicCommand = CancelAllOrders | QueryOpenOrders | QueryPosition | PlaceFlattenOrder | Notify
+PanicCommand = CancelAllOrders | ListOpenOrders | FetchPosition | PlaceFlattenOrder | Notify
 RiskEvent = (RiskTriggered | RiskCleared | TradingStateChanged | Resumed | CommandRefused | PanicstopAdvanced
              | PanicstopFinished)

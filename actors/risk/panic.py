@@ -2,11 +2,11 @@
 
     HALT (the monitor's PANICSTOP hold)
       → CANCELLING   CancelAllOrders over REST
-      → CONFIRMING   QueryOpenOrders over REST until the exchange lists none; an order still listed → cancel
+      → CONFIRMING   ListOpenOrders over REST until the exchange lists none; an order still listed → cancel
                      all again (queries at most every poll interval). Past ``panic_confirm_deadline_s``:
                      a P0 alert, and it keeps trying: an orphan order is the danger (lesson 4), giving up
                      would leave it there.
-      → FLATTENING   (optional) QueryPosition; while not flat, one reduce-only LIMIT IOC at most
+      → FLATTENING   (optional) FetchPosition; while not flat, one reduce-only LIMIT IOC at most
                      ``max_order_lots``, priced mid ∓ ``flatten_slippage_bps`` (rounded toward the mid:
                      never worse than the cap), then query the position again; bounded by
                      ``flatten_max_orders`` and ``flatten_deadline_s``. The position is the exchange's, never
@@ -28,17 +28,17 @@ from actors.book.view import MarketView
 from actors.instrument import Instrument
 from actors.risk.messages import (
     CancelAllOrders,
+    FetchPosition,
+    ListOpenOrders,
     Notify,
     Panicstop,
     PanicstopAdvanced,
     PanicstopFinished,
     PlaceFlattenOrder,
-    QueryOpenOrders,
-    QueryPosition,
 )
 from actors.risk.params import Limits, RiskParams
 
-PanicOutput = CancelAllOrders | QueryOpenOrders | QueryPosition | PlaceFlattenOrder | Notify | PanicstopAdvanced \
+PanicOutput = CancelAllOrders | ListOpenOrders | FetchPosition | PlaceFlattenOrder | Notify | PanicstopAdvanced \
     | PanicstopFinished
 
 
@@ -160,8 +160,12 @@ class PanicPlan:
         return out
 
     def on_open_orders(self, open_client_ids: Sequence[str], now_ns: int) -> list[PanicOutput]:
-        """The exchange's own list of this symbol's open orders."""
-        if self._wait is not _Wait.ORDERS:
+        """The exchange's own list of this symbol's open orders, asked for after a cancel-all. It also
+        answers a cancel-all directly (the OMS's ``CancelAll`` replies with such a list)."""
+        if self._wait is _Wait.CANCEL:
+            self.query_attempts += 1
+            self._last_query_ns = now_ns
+        elif self._wait is not _Wait.ORDERS:
             return []
         self._wait = None
         self.last_open = tuple(open_client_ids)
@@ -281,12 +285,12 @@ class PanicPlan:
         self._last_query_ns = now_ns
         self.phase = PanicPhase.CONFIRMING
         self._expect(_Wait.ORDERS, now_ns)
-        return [QueryOpenOrders(self.symbol, self.query_attempts, now_ns)]
+        return [ListOpenOrders(self.symbol, self.query_attempts, now_ns)]
 
-    def _send_position(self, now_ns: int) -> QueryPosition:
+    def _send_position(self, now_ns: int) -> FetchPosition:
         self.position_queries += 1
         self._expect(_Wait.POSITION, now_ns)
-        return QueryPosition(self.symbol, self.position_queries, now_ns)
+        return FetchPosition(self.symbol, self.position_queries, now_ns)
 
     def _expect(self, what: _Wait, now_ns: int) -> None:
         self._wait, self._sent_ns = what, now_ns

@@ -211,3 +211,15 @@ def test_a_position_only_check_would_breach() -> None:
             run(seed, 5000, naive)
         breaches += 1
     assert breaches == 5
+
+
+def test_exposure_from_the_oms_per_side_figures() -> None:
+    @dataclass(frozen=True)
+    class Sides:
+        buy_lots: int
+        sell_lots: int
+
+    e = Exposure.of(-20, Sides(30, 5))
+    assert (e.worst_long, e.worst_short) == (10, -25)
+    with pytest.raises(ValueError, match="negative"):
+        Exposure(0, -1, 0)

@@ -12,12 +12,12 @@ from actors.risk.core import RiskCore
 from actors.risk.messages import (
     CancelAllOrders,
     CommandRefused,
+    FetchPosition,
     Halt,
+    ListOpenOrders,
     Panicstop,
     PanicstopFinished,
     PlaceFlattenOrder,
-    QueryOpenOrders,
-    QueryPosition,
     ReduceOnly,
     Resume,
     RiskTriggered,
@@ -58,9 +58,9 @@ def test_daily_loss_panicstop_to_flat(eth: Instrument) -> None:
     assert core.report(T0 + 2 * MS).trading_state is TradingState.HALTED
 
     out = core.on_cancel_all_reply(True, T0 + 3 * MS)
-    assert isinstance(out[-1], QueryOpenOrders)
+    assert isinstance(out[-1], ListOpenOrders)
     out = core.on_open_orders([], T0 + 4 * MS)
-    assert isinstance(out[-1], QueryPosition)
+    assert isinstance(out[-1], FetchPosition)
     core.on_market(mv(T0 + 5 * MS), T0 + 5 * MS)
     (order,) = [o for o in core.on_position(700, T0 + 5 * MS) if isinstance(o, PlaceFlattenOrder)]
     assert (order.side, order.qty_lots) == ("SELL", 500)

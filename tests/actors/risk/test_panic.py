@@ -10,13 +10,13 @@ from actors.book.view import MarketView
 from actors.instrument import Instrument
 from actors.risk.messages import (
     CancelAllOrders,
+    FetchPosition,
+    ListOpenOrders,
     Notify,
     Panicstop,
     PanicstopAdvanced,
     PanicstopFinished,
     PlaceFlattenOrder,
-    QueryOpenOrders,
-    QueryPosition,
 )
 from actors.risk.panic import PanicPhase, PanicPlan, flatten_limit_ticks
 from actors.risk.params import Limits, RiskParams
@@ -27,7 +27,7 @@ S, MS = 1_000_000_000, 1_000_000
 
 def cmds(out: list) -> list:
     """The commands only (events and notifications left out), for compact comparisons."""
-    return [o for o in out if isinstance(o, CancelAllOrders | QueryOpenOrders | QueryPosition | PlaceFlattenOrder)]
+    return [o for o in out if isinstance(o, CancelAllOrders | ListOpenOrders | FetchPosition | PlaceFlattenOrder)]
 
 
 def finished(out: list) -> PanicstopFinished | None:
@@ -49,7 +49,7 @@ def test_cancel_confirm_done_without_flatten(eth: Instrument) -> None:
     assert isinstance(out[0], Notify) and out[0].level == "P0"
     assert cmds(out) == [CancelAllOrders("ETHUSDT", 1, T0)] and plan.phase is PanicPhase.CANCELLING
     out = plan.on_cancel_all_reply(True, T0 + 10 * MS)
-    assert cmds(out) == [QueryOpenOrders("ETHUSDT", 1, T0 + 10 * MS)] and plan.phase is PanicPhase.CONFIRMING
+    assert cmds(out) == [ListOpenOrders("ETHUSDT", 1, T0 + 10 * MS)] and plan.phase is PanicPhase.CONFIRMING
     out = plan.on_open_orders([], T0 + 20 * MS)
     f = finished(out)
     assert f is not None and f.ok and f.confirmed_no_orders and plan.done and not plan.active
@@ -68,7 +68,7 @@ def test_an_order_still_listed_is_cancelled_again(eth: Instrument) -> None:
     out = plan.on_cancel_all_reply(True, T0 + 30 * MS)
     assert cmds(out) == [] and plan.next_deadline_ns() == T0 + 10 * MS + S
     assert cmds(plan.tick(T0 + 10 * MS + S - 1)) == []
-    assert cmds(plan.tick(T0 + 10 * MS + S)) == [QueryOpenOrders("ETHUSDT", 2, T0 + 10 * MS + S)]
+    assert cmds(plan.tick(T0 + 10 * MS + S)) == [ListOpenOrders("ETHUSDT", 2, T0 + 10 * MS + S)]
     f = finished(plan.on_open_orders([], T0 + 2 * S))
     assert f is not None and f.ok and plan.cancel_attempts == 2 and plan.query_attempts == 2
 
@@ -77,7 +77,7 @@ def test_a_failed_cancel_still_asks_what_is_open(eth: Instrument) -> None:
     plan = make(eth)
     plan.start(Panicstop("ETHUSDT", "operator", "x"), T0)
     out = plan.on_cancel_all_reply(False, T0 + MS, "HTTP 503")
-    assert cmds(out) == [QueryOpenOrders("ETHUSDT", 1, T0 + MS)]
+    assert cmds(out) == [ListOpenOrders("ETHUSDT", 1, T0 + MS)]
     assert "503" in out[0].detail
 
 
@@ -87,13 +87,13 @@ def test_lost_replies_are_retried(eth: Instrument) -> None:
     assert plan.next_deadline_ns() == T0 + 5 * S  # the reply timeout
     assert cmds(plan.tick(T0 + 5 * S - 1)) == []
     # no reply to the cancel: ask the exchange what is open (it tells the truth)
-    assert cmds(plan.tick(T0 + 5 * S)) == [QueryOpenOrders("ETHUSDT", 1, T0 + 5 * S)]
+    assert cmds(plan.tick(T0 + 5 * S)) == [ListOpenOrders("ETHUSDT", 1, T0 + 5 * S)]
     assert plan.on_cancel_all_reply(True, T0 + 6 * S) == []  # a late reply to a step no longer awaited
     # no reply to the query either: ask again
-    assert cmds(plan.tick(T0 + 10 * S)) == [QueryOpenOrders("ETHUSDT", 2, T0 + 10 * S)]
+    assert cmds(plan.tick(T0 + 10 * S)) == [ListOpenOrders("ETHUSDT", 2, T0 + 10 * S)]
     out = plan.on_query_failed(T0 + 10 * S + MS, "timeout")
     assert cmds(out) == [] and plan.next_deadline_ns() == T0 + 11 * S + MS
-    assert cmds(plan.tick(T0 + 11 * S + MS)) == [QueryOpenOrders("ETHUSDT", 3, T0 + 11 * S + MS)]
+    assert cmds(plan.tick(T0 + 11 * S + MS)) == [ListOpenOrders("ETHUSDT", 3, T0 + 11 * S + MS)]
     assert finished(plan.on_open_orders([], T0 + 12 * S)).ok
 
 
@@ -109,7 +109,7 @@ def test_confirm_deadline_alerts_and_keeps_trying(eth: Instrument) -> None:
         if t >= T0 + 30 * S:
             assert plan.escalated
         for c in cmds(out):
-            if isinstance(c, QueryOpenOrders):
+            if isinstance(c, ListOpenOrders):
                 out += plan.on_open_orders(["stuck"], t)
         if plan._wait is not None and plan._wait.value == "cancel":
             plan.on_cancel_all_reply(True, t)
@@ -118,7 +118,7 @@ def test_confirm_deadline_alerts_and_keeps_trying(eth: Instrument) -> None:
     while not plan.done:
         t += 100 * MS
         for c in cmds(plan.tick(t)):
-            if isinstance(c, QueryOpenOrders):
+            if isinstance(c, ListOpenOrders):
                 f = finished(plan.on_open_orders([], t))
                 assert f is not None and f.ok and f.confirmed_no_orders
         if plan._wait is not None and plan._wait.value == "cancel":
@@ -135,7 +135,7 @@ def test_flatten_a_long_in_chunks_at_the_capped_price(eth: Instrument) -> None:
     plan.on_market(mv(250000, 250001, T0))  # mid 2500.005
     plan.start(Panicstop("ETHUSDT", "supervisor", "5 restarts"), T0)
     out = _confirm(plan, T0 + MS)
-    assert cmds(out) == [QueryPosition("ETHUSDT", 1, T0 + MS)] and plan.phase is PanicPhase.FLATTENING
+    assert cmds(out) == [FetchPosition("ETHUSDT", 1, T0 + MS)] and plan.phase is PanicPhase.FLATTENING
     limit = 249251  # ceil(250000.5 x 0.997 = 249250.4985): never below mid − 30 bps
     assert flatten_limit_ticks(1234, 500001, 30.0) == limit
     pos, t, placed = 1234, T0 + 2 * MS, []
@@ -151,7 +151,7 @@ def test_flatten_a_long_in_chunks_at_the_capped_price(eth: Instrument) -> None:
         pos -= order.qty_lots
         t += MS
         (q,) = cmds(plan.on_flatten_result(order.qty_lots, t))
-        assert isinstance(q, QueryPosition)
+        assert isinstance(q, FetchPosition)
     assert placed == [500, 500, 234] and f.ok and f.residual_lots == 0
 
 
@@ -173,7 +173,7 @@ def test_flatten_waits_for_a_fresh_mid(eth: Instrument) -> None:
     assert cmds(out) == [] and "fresh market data" in out[0].detail
     assert cmds(plan.tick(T0 + 3 * S - 1)) == []
     (q,) = cmds(plan.tick(T0 + 3 * S))
-    assert isinstance(q, QueryPosition)
+    assert isinstance(q, FetchPosition)
     plan.on_market(mv(260000, 260002, T0 + 3 * S))
     (o,) = cmds(plan.on_position(100, T0 + 3 * S + MS))
     assert o.side == "SELL" and o.limit_ticks == 259221  # ceil(260001 x 0.997 = 259220.997)
@@ -207,7 +207,7 @@ def test_flatten_deadline(eth: Instrument) -> None:
         t += 500 * MS
         out = plan.tick(t)
         for c in cmds(out):
-            if isinstance(c, QueryPosition):
+            if isinstance(c, FetchPosition):
                 plan.on_position(50, t)
     f = finished(out)
     assert f is not None and not f.ok and f.residual_lots == 50 and t == T0 + 10 * S
@@ -220,7 +220,7 @@ def test_a_second_request_only_adds_flatten(eth: Instrument) -> None:
     out = plan.start(Panicstop("ETHUSDT", "operator", "flatten too", flatten=True), T0 + 2)
     assert plan.flatten and cmds(out) == [] and plan.cancel_attempts == 1
     out = _confirm(plan, T0 + 3)
-    assert isinstance(cmds(out)[0], QueryPosition)
+    assert isinstance(cmds(out)[0], FetchPosition)
 
 
 @pytest.mark.parametrize(("pos", "mid_x2", "bps", "limit"), [
@@ -230,3 +230,13 @@ def test_a_second_request_only_adds_flatten(eth: Instrument) -> None:
 ])
 def test_flatten_limit_rounds_toward_the_mid(pos: int, mid_x2: int, bps: float, limit: int) -> None:
     assert flatten_limit_ticks(pos, mid_x2, bps) == limit
+
+
+def test_an_open_orders_list_can_answer_the_cancel_itself(eth: Instrument) -> None:
+    """The OMS's CancelAll confirms with a snapshot of what is still open: no separate query is needed."""
+    plan = make(eth)
+    plan.start(Panicstop("ETHUSDT", "operator", "x"), T0)
+    out = plan.on_open_orders(["late-1"], T0 + MS)
+    assert cmds(out) == [CancelAllOrders("ETHUSDT", 2, T0 + MS)]
+    f = finished(plan.on_open_orders([], T0 + 2 * MS))
+    assert f is not None and f.ok and plan.query_attempts == 2
