@@ -1,12 +1,12 @@
 """The order/cancel rate budget: no cancel storms (lesson 3: the predecessor sent 402 cancels a minute).
 
-Token buckets per second and per minute, one pair for placements and one for cancels, in exact integer
-arithmetic on ns. Three kinds of spending:
+Sliding windows per second and per minute (at most N in any window), one pair for placements and one for
+cancels, on integer ns. Three kinds of spending:
 
 * ``PLACE`` and ``CANCEL`` (a requote) get only what the buckets hold;
 * ``SAFETY_CANCEL`` (panicstop, risk, a side withdrawn, a limit breached, an orphan, an unconfirmed cancel)
-  is never refused: pulling quotes must not wait for a budget. It is still counted, and may drive the
-  cancel buckets into debt (at most one window's capacity), so the requotes after it wait longer.
+  is never refused: pulling quotes must not wait for a budget. It is still counted, and may fill the
+  cancel windows beyond their limit, so the requotes after it wait until the windows slide past.
 
 The exchange's own limits (weight, order count) are the gateway's budget; this one is about our behaviour.
 Together with the refresh tolerance and the minimum order lifetime (``min_order_lifetime_ms``: a resting
@@ -29,32 +29,37 @@ class Kind(StrEnum):
     SAFETY_CANCEL = "SAFETY_CANCEL"  # never refused, always counted
 
 
-class Bucket(msgspec.Struct, frozen=True):
-    """``capacity`` tokens per ``window_ns``, refilled continuously. ``level`` is in token·ns (exact)."""
+class Window(msgspec.Struct, frozen=True):
+    """At most ``limit`` sends in any ``window_ns``: the send times of the last window, kept exactly.
 
-    capacity: int
+    A sliding window, not a token bucket: a bucket that starts full lets twice its capacity through in the
+    first window, and "at most N a minute" should mean that in every minute.
+    """
+
+    limit: int
     window_ns: int
-    level: int
-    at_ns: int
+    sent: tuple[int, ...] = ()  # send times still inside the window, ascending
 
-    @classmethod
-    def full(cls, capacity: int, window_ns: int, now_ns: int) -> Bucket:
-        if capacity < 0 or window_ns <= 0:
-            raise ValueError("a bucket needs capacity >= 0 and a positive window")
-        return cls(capacity, window_ns, capacity * window_ns, now_ns)
+    def _inside(self, now_ns: int) -> tuple[int, ...]:
+        cut = now_ns - self.window_ns
+        i = 0
+        while i < len(self.sent) and self.sent[i] <= cut:
+            i += 1
+        return self.sent[i:]
 
-    def level_at(self, now_ns: int) -> int:
-        elapsed = max(0, now_ns - self.at_ns)  # time never runs backwards here
-        return min(self.capacity * self.window_ns, self.level + elapsed * self.capacity)
+    def used(self, now_ns: int) -> int:
+        return len(self._inside(now_ns))
 
     def available(self, now_ns: int) -> int:
-        return max(0, self.level_at(now_ns) // self.window_ns)
+        return max(0, self.limit - len(self._inside(now_ns)))
 
-    def take(self, n: int, now_ns: int) -> Bucket:
-        """Spend ``n`` tokens; a forced spend may go into debt, at most one window's capacity deep."""
-        floor = -self.capacity * self.window_ns
-        level = max(floor, self.level_at(now_ns) - n * self.window_ns)
-        return Bucket(self.capacity, self.window_ns, level, max(now_ns, self.at_ns))
+    def take(self, n: int, now_ns: int) -> Window:
+        """Count ``n`` sends now. A forced spend (safety) may exceed the limit: the excess blocks the window
+        until it slides past. Time never runs backwards here (a late ``now_ns`` counts as the latest time)."""
+        t = max(now_ns, self.sent[-1]) if self.sent else now_ns
+        inside = self._inside(t)
+        cap = max(4 * self.limit, 64)  # bounded memory; a huge safety burst is forgotten sooner
+        return Window(self.limit, self.window_ns, (inside + (t,) * n)[-cap:])
 
 
 class BudgetParams(msgspec.Struct, frozen=True):
@@ -71,19 +76,18 @@ class BudgetParams(msgspec.Struct, frozen=True):
 
 class Budget(msgspec.Struct, frozen=True):
     params: BudgetParams
-    place_s: Bucket
-    place_m: Bucket
-    cancel_s: Bucket
-    cancel_m: Bucket
+    place_s: Window
+    place_m: Window
+    cancel_s: Window
+    cancel_m: Window
     hold_until_ns: int = 0  # no placements before this (the exchange said 429 / -1015 / 418)
 
     @classmethod
-    def start(cls, params: BudgetParams, now_ns: int) -> Budget:
-        return cls(params,
-                   Bucket.full(params.places_per_s, SECOND_NS, now_ns),
-                   Bucket.full(params.places_per_min, MINUTE_NS, now_ns),
-                   Bucket.full(params.cancels_per_s, SECOND_NS, now_ns),
-                   Bucket.full(params.cancels_per_min, MINUTE_NS, now_ns))
+    def start(cls, params: BudgetParams, now_ns: int = 0) -> Budget:
+        if min(params.places_per_s, params.places_per_min, params.cancels_per_s, params.cancels_per_min) < 1:
+            raise ValueError("every rate limit must be at least 1")
+        return cls(params, Window(params.places_per_s, SECOND_NS), Window(params.places_per_min, MINUTE_NS),
+                   Window(params.cancels_per_s, SECOND_NS), Window(params.cancels_per_min, MINUTE_NS))
 
     def allow(self, kind: Kind, n: int, now_ns: int) -> int:
         """How many of ``n`` may go now (all of them for a safety cancel). Changes nothing."""

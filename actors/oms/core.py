@@ -288,7 +288,7 @@ def start(symbol: str, instrument: Instrument, params: OmsParams, ids: ClientIds
     acc = _Acc(state, now_ns)
     for o in stored_orders:
         if book.get(o.client_order_id) != o:
-            acc.persist[o.client_order_id] = book.orders[o.client_order_id]
+            acc.persist[o.client_order_id] = book.get(o.client_order_id)  # type: ignore[assignment]
     _begin_round(acc)
     return acc.step()
 
