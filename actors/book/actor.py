@@ -1,0 +1,139 @@
+"""The book actor: keeps the symbol's local book in step and publishes what the market looks like.
+
+Diffs arrive straight from the gateway's socket thread. Each applied diff publishes a ``MarketView`` to the
+strategy, risk and analyzer. A gap, a reconnect, a stall or a disagreement with the exchange's bookTicker
+makes the book untrusted: a stale view is published at once (the strategy pulls its quotes) and a snapshot
+is fetched through the gateway, retried on a timer until one bridges the buffered diffs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from actors.base import EngineActor, handles
+from actors.book.book import OrderBook
+from actors.book.sync import Applied, BookSync, Gap, Resynced, SeqRule, SyncState
+from actors.book.view import MarketView, market_view
+from actors.context import SymbolContext
+from actors.gateway.commands import FetchSnapshot, SnapshotFailed
+from actors.gateway.events import (
+    BookTicker,
+    DepthDiff,
+    DepthSnapshot,
+    StreamConnected,
+    StreamDisconnected,
+    StreamStalled,
+    Trade,
+)
+
+SUBSCRIBERS = ("strategy", "risk", "analyzer")
+
+
+class RetrySnapshot(msgspec.Struct, frozen=True):
+    """Timer message: ask for a snapshot again."""
+
+
+class BookActor(EngineActor):
+    name = "book"
+
+    def __init__(self, ctx: SymbolContext, on_failed: Any = None, *, stale_after_s: float | None = None) -> None:
+        super().__init__(on_failed)
+        self.ctx = ctx
+        self.sync = BookSync(OrderBook(ctx.symbol), SeqRule.FUTURES)
+        self._stale_ns = int((stale_after_s or ctx.settings.feed.stale_after_s) * 1e9)
+        self._snapshot_pending = False
+        self._last_update_ns = 0
+        self.view: MarketView | None = None
+        self.last_trade: Trade | None = None
+        self.ticker_checks = 0
+        self.ticker_mismatches = 0
+
+    def on_start(self) -> None:
+        self._request_snapshot()  # the socket may already be streaming; diffs buffer meanwhile
+
+    # ------------------------------------------------------------------ the feed
+    @handles(DepthDiff)
+    def _diff(self, d: DepthDiff) -> None:
+        out = self.sync.on_diff(d)
+        if type(out) is Applied:
+            self._last_update_ns = d.recv_ns
+            self._publish()
+        elif type(out) is Gap:
+            logger.warning("{} book gap ({}): resync", self.ctx.symbol, out.reason)
+            self._untrusted()
+
+    @handles(DepthSnapshot)
+    def _snapshot(self, snap: DepthSnapshot) -> None:
+        self._snapshot_pending = False
+        out = self.sync.on_snapshot(snap)
+        if isinstance(out, Resynced):
+            logger.info("{} book synced at {} ({} buffered diffs applied)", self.ctx.symbol, out.last_id,
+                        out.applied)
+            self._last_update_ns = self.ctx.clock.time_ns()
+            self._publish()
+        else:
+            logger.warning("{} snapshot did not bridge ({}): again shortly", self.ctx.symbol, out)
+            self.ctx.timers.tell_later(0.2, self.actor_ref, RetrySnapshot())
+
+    @handles(SnapshotFailed)
+    def _snapshot_failed(self, msg: SnapshotFailed) -> None:
+        self._snapshot_pending = False
+        logger.warning("{} snapshot failed ({}): retry in {:.1f}s", self.ctx.symbol, msg.error, msg.retry_after_s)
+        self.ctx.timers.tell_later(msg.retry_after_s, self.actor_ref, RetrySnapshot())
+
+    @handles(RetrySnapshot)
+    def _retry(self, _: RetrySnapshot) -> None:
+        if self.sync.state is not SyncState.SYNCED:
+            self._request_snapshot()
+
+    @handles(BookTicker)
+    def _ticker(self, t: BookTicker) -> None:
+        """The exchange's own top for the same update id: a continuous proof of the book."""
+        if t.update_id != self.sync.last_id:
+            return
+        self.ticker_checks += 1
+        book = self.sync.book
+        if book.best_bid() == (t.bid_price, t.bid_qty) and book.best_ask() == (t.ask_price, t.ask_qty):
+            return
+        self.ticker_mismatches += 1
+        logger.error("{} book disagrees with the exchange at {}: resync", self.ctx.symbol, t.update_id)
+        self.sync.reset()
+        self._untrusted()
+
+    @handles(Trade)
+    def _trade(self, t: Trade) -> None:
+        self.last_trade = t
+
+    @handles(StreamConnected, StreamDisconnected, StreamStalled)
+    def _stream(self, ev: Any) -> None:
+        # a new (or dead) connection cannot continue the old sequence: start over from a snapshot
+        self.sync.reset()
+        self._untrusted(fetch=isinstance(ev, StreamConnected))
+
+    # ------------------------------------------------------------------ helpers
+    def _untrusted(self, fetch: bool = True) -> None:
+        if self.view is not None and not self.view.stale:
+            self.view = msgspec.structs.replace(self.view, stale=True)
+            for name in SUBSCRIBERS:
+                self.ctx.peers.tell(name, self.view)
+        if fetch:
+            self._request_snapshot()
+
+    def _request_snapshot(self) -> None:
+        if self._snapshot_pending:
+            return
+        self._snapshot_pending = True
+        self.ctx.peers.tell("gateway", FetchSnapshot(self.ctx.symbol, self.ctx.settings.feed.snapshot_limit))
+
+    def _publish(self) -> None:
+        view = market_view(self.sync.book, self.ctx.instrument, self._last_update_ns, self.ctx.clock.time_ns(),
+                           self._stale_ns)
+        if view is None:
+            return
+        self.view = view
+        peers = self.ctx.peers
+        for name in SUBSCRIBERS:
+            peers.tell(name, view)
