@@ -18,7 +18,6 @@ A timer message calls ``on_tick`` (follow-ups on unanswered orders, pruning, per
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 
 import msgspec
@@ -435,7 +434,8 @@ def _begin_round(acc: _Acc) -> None:
     s = acc.s
     acc.changes["round"] = Round(acc.now)
     acc.tail += [QueryOpenOrders(s.symbol, acc.now),
-                 QueryFills(s.symbol, acc.ledger.fetch_from, s.params.fills_page, acc.now),
+                 QueryFills(s.symbol, acc.ledger.fetch_from, s.params.fills_page, acc.now,
+                            acc.ledger.fetch_since_ms),
                  QueryPosition(s.symbol, acc.now)]
 
 
@@ -518,16 +518,14 @@ def _maybe_finish(state: OmsState, r: Round, now_ns: int) -> Step:
             acc.apply(o.client_order_id, from_fill(f, inst, now_ns))
         if not acc.ledger.seen(f.trade_id):  # no order, or the order had it: count it for the position
             acc.count_fill(f, inst.qty_to_lots(f.qty), ours=o is not None)
-    if acc.ledger.cursor != rp.cursor:
-        acc.ledger = acc.ledger.advance(rp.cursor)
-        acc.ledger_changed = True
+    ledger = acc.ledger.advance(rp.cursor, rp.since_ms)
+    if ledger != acc.ledger:
+        acc.ledger, acc.ledger_changed = ledger, True
     if rp.mismatch is not None:
         acc.events.append(rp.mismatch)
-        newer = acc.position.lots - rp.mismatch.local_lots  # fills after the exchange's figure
-        acc.position = acc.position.with_lots(exchange_lots + newer)
-        acc.position_changed = True
-    elif not state.position_known:
-        acc.position = Position(exchange_lots, r.position.entry_price if exchange_lots else Decimal(0))
+    if rp.position_lots is not None:  # first run, or a mismatch: the exchange's figure (+ newer fills)
+        entry = r.position.entry_price if not state.position_known else None
+        acc.position = acc.position.with_lots(rp.position_lots, entry)
         acc.position_changed = True
     acc.changes.update(round=None, last_reconcile_ns=now_ns, position_known=True)
     if acc.mode is Mode.RECONCILING:

@@ -72,12 +72,14 @@ class QueryOpenOrders(msgspec.Struct, frozen=True):
 
 
 class QueryFills(msgspec.Struct, frozen=True):
-    """Fetch our fills with trade id >= ``from_trade_id`` (0: the most recent page): FillsSnapshot."""
+    """Fetch our fills, ascending, with trade id >= ``from_trade_id``; if that is 0, from exchange time
+    ``start_ms``; if both are 0, the most recent page. Answered by FillsSnapshot."""
 
     symbol: str
     from_trade_id: int
     limit: int
     asked_ns: int
+    start_ms: int = 0
 
 
 class QueryPosition(msgspec.Struct, frozen=True):

@@ -71,10 +71,13 @@ class FillLedger(msgspec.Struct, frozen=True):
     ids are per symbol and increase, but arrive out of order on the stream, so the highest id seen proves
     nothing about the ones below it). ``recent``: the fills counted above the cursor. Persist both (the
     recent ones as the stored fills with id > cursor); after a crash fetch from ``cursor + 1``.
+    ``since_ms``: before any fill gave a cursor, every fill at or after this exchange time is to be counted
+    (the exchange position covered everything before: it is its last update time + 1).
     """
 
     cursor: int = 0
     recent: tuple[RecentFill, ...] = ()
+    since_ms: int = 0
 
     def seen(self, trade_id: int) -> bool:
         return trade_id <= self.cursor or any(r.trade_id == trade_id for r in self.recent)
@@ -84,18 +87,24 @@ class FillLedger(msgspec.Struct, frozen=True):
         recent = (*self.recent, RecentFill(fill.trade_id, fill.trade_ms, signed))
         if len(recent) > MAX_RECENT:
             recent = recent[-MAX_RECENT:]
-        return FillLedger(self.cursor, recent)
+        return FillLedger(self.cursor, recent, self.since_ms)
 
-    def advance(self, cursor: int) -> FillLedger:
+    def advance(self, cursor: int, since_ms: int = 0) -> FillLedger:
         """Everything up to ``cursor`` is confirmed counted; forget the recent fills at or below it."""
+        since = self.since_ms or since_ms
         if cursor <= self.cursor:
-            return self
-        return FillLedger(cursor, tuple(r for r in self.recent if r.trade_id > cursor))
+            return self if since == self.since_ms else FillLedger(self.cursor, self.recent, since)
+        return FillLedger(cursor, tuple(r for r in self.recent if r.trade_id > cursor), since)
 
     @property
     def fetch_from(self) -> int:
-        """The first trade id to fetch in a reconciliation (0: no cursor yet, fetch the latest page)."""
+        """The first trade id to fetch in a reconciliation (0: no cursor yet, see ``fetch_since_ms``)."""
         return self.cursor + 1 if self.cursor else 0
+
+    @property
+    def fetch_since_ms(self) -> int:
+        """Without a cursor: the exchange time to fetch from (0 as well: the latest page, a first run)."""
+        return 0 if self.cursor else self.since_ms
 
     def lots_after(self, ms: int) -> int:
         """Signed lots of the counted fills newer than ``ms`` (to compare with a position as of ``ms``)."""

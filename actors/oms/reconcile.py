@@ -23,6 +23,8 @@ from actors.oms.messages import PositionMismatch
 from actors.oms.order import Effect, Ev, Order, OrderEvent, Status, from_report, local
 from actors.oms.position import FillLedger
 
+SKEW_MARGIN_MS = 60_000
+
 
 class OrphanPolicy(StrEnum):
     ADOPT = "adopt"  # keep it: it joins the book (and the exposure); the next plan keeps or requotes it
@@ -41,7 +43,9 @@ class ReconcilePlan(msgspec.Struct, frozen=True):
     query: tuple[str, ...] = ()  # our live orders the exchange does not list: look each one up
     fills: tuple[Fill, ...] = ()  # fills never counted, ascending trade id: apply each once
     cursor: int = 0  # the ledger's cursor after this round
+    since_ms: int = 0  # the ledger's time cursor, while it has no id cursor
     exchange_position_lots: int = 0
+    position_lots: int | None = None  # after applying ``fills``, hold this position (None: ours is right)
     mismatch: PositionMismatch | None = None
 
 
@@ -74,10 +78,11 @@ def reconcile(local_orders: Book, exchange_open: Sequence[OrderReport], exchange
               position_ms: int = 0) -> ReconcilePlan:
     """Compare; see the module docstring. ``exchange_fills_since`` must be complete (every page).
 
-    ``local_position_lots`` None: nothing stored (first run), the exchange's position is taken as it is.
-    ``asked_ns``: when the open orders were asked for; orders sent after that are not expected in the list.
-    Without a ledger cursor the fetched fills are the latest page: only the exchange position can tell
-    whether they are in ours, so they are not applied, and the cursor starts after them.
+    ``local_position_lots`` None: nothing stored (first run), the exchange's position is taken.
+    ``asked_ns``: when the round's queries were sent (wall clock); orders sent later are not expected listed.
+    ``position_ms``: the exchange position's last update (exchange time; 0 unknown). Without a ledger cursor
+    the fetched fills are the latest page: those up to ``position_ms`` are in the exchange position already,
+    the newer ones are applied; the time cursor starts after ``position_ms``.
     """
     symbol = local_orders.symbol
     listed = {r.client_order_id: r for r in exchange_open if r.symbol == symbol}
@@ -98,27 +103,42 @@ def reconcile(local_orders: Book, exchange_open: Sequence[OrderReport], exchange
 
     ours = sorted((f for f in exchange_fills_since if f.symbol == symbol), key=lambda f: f.trade_id)
     top = max((f.trade_id for f in ours), default=ledger.cursor)
-    fresh: list[Fill] = []
     if ledger.cursor:
-        seen: set[int] = set()
-        for f in ours:
-            if not ledger.seen(f.trade_id) and f.trade_id not in seen:
-                seen.add(f.trade_id)
-                fresh.append(f)
+        new = ours
+    elif ledger.since_ms:
+        new = [f for f in ours if f.trade_ms >= ledger.since_ms]
+    elif position_ms:  # the latest page: what is newer than the exchange's position is not in it
+        new = [f for f in ours if f.trade_ms > position_ms]
+    else:
+        new = []
+    fresh: list[Fill] = []
+    seen: set[int] = set()
+    for f in new:
+        if not ledger.seen(f.trade_id) and f.trade_id not in seen:
+            seen.add(f.trade_id)
+            fresh.append(f)
 
+    # Our position "as of" the exchange's figure: fills newer than its last update are backed out.
+    after, fresh_lots = ledger, 0
+    for f in fresh:
+        lots = instrument.qty_to_lots(f.qty)
+        fresh_lots += lots if f.side is Side.BUY else -lots
+        after = after.add(f, lots)
+    newer = after.lots_after(position_ms) if position_ms else 0
     mismatch = None
-    if local_position_lots is not None:
-        after = ledger
-        local_lots = local_position_lots
-        for f in fresh:
-            lots = instrument.qty_to_lots(f.qty)
-            local_lots += lots if f.side is Side.BUY else -lots
-            after = after.add(f, lots)
-        as_of = local_lots - after.lots_after(position_ms) if position_ms else local_lots
+    hold = None
+    if local_position_lots is None:
+        hold = exchange_position_lots + newer
+    else:
+        as_of = local_position_lots + fresh_lots - newer
         if abs(exchange_position_lots - as_of) > policy.position_tolerance_lots:
             mismatch = PositionMismatch(symbol, as_of, exchange_position_lots, now_ns)
-    return ReconcilePlan(tuple(adopt), cancel, tuple(reports), query, tuple(fresh), max(top, ledger.cursor),
-                         exchange_position_lots, mismatch)
+            hold = exchange_position_lots + newer
+    # Without an id cursor, count fills from just after the position's last change; a position that never
+    # changed has had no fills, so from shortly before this round (the margin covers a skewed clock).
+    since = ledger.since_ms or (position_ms + 1 if position_ms else max(1, asked_ns // 1_000_000 - SKEW_MARGIN_MS))
+    return ReconcilePlan(tuple(adopt), cancel, tuple(reports), query, tuple(fresh), max(top, ledger.cursor), since,
+                         exchange_position_lots, hold, mismatch)
 
 
 def query_event(result: OrderReport | None, instrument: Instrument, now_ns: int) -> OrderEvent:

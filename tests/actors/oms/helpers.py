@@ -94,6 +94,8 @@ class FakeExchange:
         self.next_id = 500_000
         self.next_trade = 9_000_000
         self.places = self.cancels = 0
+        self.now_ms = T0 // MS  # the exchange's clock (the Sim moves it)
+        self.position_ms = 0  # the position's last change
 
     def handle(self, cmd) -> list:
         """The answers to one command (to be delivered to the core later)."""
@@ -123,10 +125,16 @@ class FakeExchange:
                 report(o, status=st, filled=f) for o, st, f in self.orders.values()
                 if st in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)), cmd.asked_ns))
         elif isinstance(cmd, QueryFills):
-            got = [f for f in self.fills if f.trade_id >= cmd.from_trade_id] if cmd.from_trade_id else self.fills
-            out.append(FillsSnapshot(cmd.symbol, cmd.from_trade_id, tuple(got[:cmd.limit]), cmd.limit, cmd.asked_ns))
+            if cmd.from_trade_id:
+                got = [f for f in self.fills if f.trade_id >= cmd.from_trade_id][:cmd.limit]
+            elif cmd.start_ms:
+                got = [f for f in self.fills if f.trade_ms >= cmd.start_ms][:cmd.limit]
+            else:
+                got = self.fills[-cmd.limit:]
+            out.append(FillsSnapshot(cmd.symbol, cmd.from_trade_id, tuple(got), cmd.limit, cmd.asked_ns))
         elif isinstance(cmd, QueryPosition):
-            out.append(PositionSnapshot(cmd.symbol, INST.lots_to_qty(self.position), Decimal(0), 0, cmd.asked_ns))
+            out.append(PositionSnapshot(cmd.symbol, INST.lots_to_qty(self.position), Decimal(0), self.position_ms,
+                                        cmd.asked_ns))
         return out
 
     def _cancel(self, cid: str):
@@ -146,10 +154,11 @@ class FakeExchange:
         st = OrderStatus.FILLED if f == o.qty_lots else OrderStatus.PARTIALLY_FILLED
         self.orders[cid] = (o, st, f)
         self.next_trade += 1
-        fl = fill(o, trade_id=self.next_trade, lots=lots, maker=maker)
-        self.fills.append(fl)
+        fl = fill(o, trade_id=self.next_trade, lots=lots, maker=maker, ms=self.now_ms)
+        self.fills.append(fill(o, trade_id=self.next_trade, lots=lots, maker=maker, ms=self.now_ms, cid=""))
         self.position += lots if o.side is Side.BUY else -lots
-        return update(report(o, status=st, filled=f), fl)
+        self.position_ms = self.now_ms
+        return update(report(o, status=st, filled=f, ms=self.now_ms), fl)
 
 
 def deliver(state, msg, now_ns: int):
@@ -174,6 +183,7 @@ class Sim:
                  stored: tuple[Order, ...] = (), position=None, ledger=None, run: str | None = None) -> None:
         self.ex = exchange or FakeExchange()
         self.now = now_ns
+        self.ex.now_ms = now_ns // MS
         self.store: dict[str, Order] = {o.client_order_id: o for o in stored}
         self.commands: list = []
         self.events: list = []
@@ -218,6 +228,7 @@ class Sim:
 
     def advance(self, ns: int) -> None:
         self.now += ns
+        self.ex.now_ms = self.now // MS
 
     def sent(self, kind: type) -> list:
         return [c for c in self.commands if isinstance(c, kind)]

@@ -129,3 +129,31 @@ def test_fill_effects_from_query_results_count_in_the_position():
     _, effects = apply_query_results(b, [("a", report(b.get("a"), status=OrderStatus.FILLED, filled=10))], INST,
                                      NOW)
     assert not any(isinstance(e, NewFill) for e in effects)  # a report alone carries no trade: fills come apart
+
+
+def test_first_run_applies_only_the_fills_newer_than_the_exchange_position():
+    fills = [fill(trade_id=500, lots=1, ms=1_000), fill(trade_id=510, lots=2, ms=3_000)]
+    p = rec(Book(SYMBOL), [], fills, exch=9, local=None, ledger=FillLedger(), position_ms=2_000)
+    assert [f.trade_id for f in p.fills] == [510]
+    assert p.position_lots == 11 and p.mismatch is None and p.cursor == 510
+
+
+def test_time_cursor_until_the_first_fill():
+    # First run, never traded: fills are counted from shortly before this round.
+    p = rec(Book(SYMBOL), [], [], exch=0, local=None, ledger=FillLedger())
+    assert p.cursor == 0 and 0 < p.since_ms < ASKED // 1_000_000
+    # First run after trading: from just after the position's last change.
+    assert rec(Book(SYMBOL), exch=3, local=None, ledger=FillLedger(), position_ms=7_000).since_ms == 7_001
+    # With a time cursor, every unseen fill from then on is missed and applied.
+    ledger = FillLedger(since_ms=5_000)
+    fills = [fill(trade_id=800, lots=1, ms=4_000), fill(trade_id=801, lots=2, ms=6_000)]
+    p = rec(Book(SYMBOL), [], fills, exch=2, local=0, ledger=ledger)
+    assert [f.trade_id for f in p.fills] == [801] and p.mismatch is None and p.cursor == 801
+
+
+def test_mismatch_holds_the_exchange_figure_plus_newer_fills():
+    o = order("a")
+    ledger = FillLedger(cursor=100).add(fill(o, trade_id=120, lots=2, ms=5_000), 2)
+    p = rec(Book.of(SYMBOL, [o]), [report(o)], exch=4, local=3, ledger=ledger, position_ms=4_000)
+    assert p.mismatch == PositionMismatch(SYMBOL, 1, 4, NOW)
+    assert p.position_lots == 6  # the exchange's 4 as of 4 000 ms, and our fill after it
