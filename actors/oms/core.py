@@ -178,7 +178,7 @@ class _Acc:
         return self.changes.get("mode", self.s.mode)  # type: ignore[return-value]
 
     # ---- orders
-    def _set(self, order: Order) -> None:
+    def put(self, order: Order) -> None:
         self.book = self.book.put(order)
         self.persist[order.client_order_id] = order
 
@@ -195,14 +195,14 @@ class _Acc:
         self.persist[cid] = order
         for eff in effects:
             if isinstance(eff, NewFill):
-                self.count_fill(eff.fill, eff.lots, ours=True)
+                self.count_fill(eff.fill, eff.lots, ours=True, client_order_id=cid)
             elif isinstance(eff, Anomaly):
                 self.events.append(OrderAnomaly(self.symbol, eff.client_order_id, eff.what))
         if self.mode is Mode.HALTED and order.status in RESTING:
             self.cancel(order.client_order_id, safety=True)
         return order
 
-    def count_fill(self, fill: Fill, lots: int, *, ours: bool) -> None:
+    def count_fill(self, fill: Fill, lots: int, *, ours: bool, client_order_id: str = "") -> None:
         """Count a fill in the position exactly once, whatever path it came by."""
         if self.ledger.seen(fill.trade_id):
             return
@@ -210,7 +210,8 @@ class _Acc:
         self.position = self.position.apply(fill, lots)
         self.fills.append(fill)
         self.position_changed = self.ledger_changed = True
-        self.events.append(OrderFilled(self.symbol, fill.client_order_id, fill.trade_id, fill.side, fill.price, lots,
+        cid = client_order_id or fill.client_order_id
+        self.events.append(OrderFilled(self.symbol, cid, fill.trade_id, fill.side, fill.price, lots,
                                        fill.is_maker, fill.commission, fill.commission_asset, fill.realized_pnl,
                                        fill.trade_ms, ours, self.position.lots))
         self.events.append(PositionChanged(self.symbol, self.position.lots, self.position.avg_entry,
@@ -242,11 +243,11 @@ class _Acc:
     def query(self, cid: str) -> None:
         o = self.book.get(cid)
         if o is not None:
-            self._set(touched(o, self.now))
+            self.put(touched(o, self.now))
         self.tail.append(QueryOrder(self.symbol, cid))
 
     def adopt(self, order: Order) -> None:
-        self._set(order)
+        self.put(order)
         self.events.append(OrderAnomaly(self.symbol, order.client_order_id,
                                         f"unknown open order found on the exchange: adopted ({order.side} "
                                         f"{order.qty_lots} lots @ {order.price_ticks} ticks)"))
@@ -503,6 +504,11 @@ def _maybe_finish(state: OmsState, r: Round, now_ns: int) -> Step:
                    position_ms=r.position.update_ms)
     for order in rp.adopt:
         acc.adopt(order)
+    for order in rp.revive:
+        acc.put(order)
+        acc.events.append(OrderAnomaly(state.symbol, order.client_order_id,
+                                       "an order we took for done is open on the exchange: cancelling", severe=True))
+        acc.cancel(order.client_order_id, safety=True)
     for cid in rp.cancel:
         acc.cancel(cid, safety=True)
     if acc.mode is Mode.HALTED:
@@ -517,7 +523,8 @@ def _maybe_finish(state: OmsState, r: Round, now_ns: int) -> Step:
         if o is not None:
             acc.apply(o.client_order_id, from_fill(f, inst, now_ns))
         if not acc.ledger.seen(f.trade_id):  # no order, or the order had it: count it for the position
-            acc.count_fill(f, inst.qty_to_lots(f.qty), ours=o is not None)
+            acc.count_fill(f, inst.qty_to_lots(f.qty), ours=o is not None,
+                           client_order_id=o.client_order_id if o is not None else "")
     ledger = acc.ledger.advance(rp.cursor, rp.since_ms)
     if ledger != acc.ledger:
         acc.ledger, acc.ledger_changed = ledger, True

@@ -38,6 +38,7 @@ class ReconcilePolicy(msgspec.Struct, frozen=True):
 
 class ReconcilePlan(msgspec.Struct, frozen=True):
     adopt: tuple[Order, ...] = ()  # orphans to add to the book
+    revive: tuple[Order, ...] = ()  # ours, taken for done (cancelled/expired/rejected) but listed open: cancel
     cancel: tuple[str, ...] = ()  # client ids to cancel at once (safety): orphans under the CANCEL policy
     reports: tuple[OrderReport, ...] = ()  # open orders we know: apply them (their fills may have advanced)
     query: tuple[str, ...] = ()  # our live orders the exchange does not list: look each one up
@@ -87,14 +88,20 @@ def reconcile(local_orders: Book, exchange_open: Sequence[OrderReport], exchange
     symbol = local_orders.symbol
     listed = {r.client_order_id: r for r in exchange_open if r.symbol == symbol}
     adopt: list[Order] = []
+    revive: list[Order] = []
     reports: list[OrderReport] = []
     for cid, r in listed.items():
         if r.status not in _OPEN_STATUS:
             continue
-        if local_orders.get(cid) is not None:
-            reports.append(r)
-        else:
+        mine = local_orders.get(cid)
+        if mine is None:
             adopt.append(adopted_order(r, instrument, now_ns))
+        elif mine.terminal and mine.status is not Status.FILLED and mine.updated_ns < asked_ns:
+            # We learned it ended before asking, yet it is listed open: our view is wrong (an inferred end).
+            revive.append(msgspec.structs.replace(adopted_order(r, instrument, now_ns), adopted=mine.adopted,
+                                                  created_ns=mine.created_ns, sent_ns=mine.sent_ns))
+        else:
+            reports.append(r)  # a listed FILLED order, or one that ended after we asked: a stale listing
     cancel = tuple(o.client_order_id for o in adopt) if policy.orphans is OrphanPolicy.CANCEL else ()
     query = tuple(
         o.client_order_id for o in local_orders.live()
@@ -137,8 +144,8 @@ def reconcile(local_orders: Book, exchange_open: Sequence[OrderReport], exchange
     # Without an id cursor, count fills from just after the position's last change; a position that never
     # changed has had no fills, so from shortly before this round (the margin covers a skewed clock).
     since = ledger.since_ms or (position_ms + 1 if position_ms else max(1, asked_ns // 1_000_000 - SKEW_MARGIN_MS))
-    return ReconcilePlan(tuple(adopt), cancel, tuple(reports), query, tuple(fresh), max(top, ledger.cursor), since,
-                         exchange_position_lots, hold, mismatch)
+    return ReconcilePlan(tuple(adopt), tuple(revive), cancel, tuple(reports), query, tuple(fresh),
+                         max(top, ledger.cursor), since, exchange_position_lots, hold, mismatch)
 
 
 def query_event(result: OrderReport | None, instrument: Instrument, now_ns: int) -> OrderEvent:

@@ -499,3 +499,35 @@ def test_real_stream_sequence_for_our_order(data_dir: Path):
         st = core.on_order_update(st, ev, T0).state
     o = st.book.get("TEST")
     assert o.status is Status.PARTIALLY_FILLED and o.filled_lots == 1 and st.position.lots == 1
+
+
+def test_a_wrong_inference_is_caught_by_reconciliation():
+    sim = ready()
+    sim.target(BIDS[:1], [])
+    sim.pump()
+    (cid,) = live_cids(sim)
+    sim.advance(2 * S)
+    sim.target([], [])
+    sim.inbox.clear()
+    sim.ex.orders[cid] = (sim.ex.orders[cid][0], OrderStatus.NEW, 0)  # the cancel never happened...
+    sim.send(CancelRejected(cid, -2013, "Order does not exist.", "rejected"))  # ...yet we were told it is gone
+    assert sim.state.book.get(cid).status is Status.CANCELED
+    sim.advance(S)
+    sim.take(core.begin_reconcile(sim.state, sim.now))
+    sim.pump()
+    assert any(e.severe and e.client_order_id == cid for e in sim.published(OrderAnomaly))
+    assert sim.state.book.get(cid).status is Status.CANCELED and sim.ex.orders[cid][1] is OrderStatus.CANCELED
+
+
+def test_fills_found_by_reconciliation_name_their_order():
+    sim = ready()
+    sim.target(BIDS[:1], [])
+    sim.pump()
+    (cid,) = live_cids(sim)
+    sim.ex.fill(cid, 3)  # the stream missed it
+    sim.advance(S)
+    sim.take(core.begin_reconcile(sim.state, sim.now))
+    sim.pump()
+    (f,) = sim.published(OrderFilled)
+    assert f.client_order_id == cid and f.ours and f.qty_lots == 3
+    assert sim.state.book.get(cid).filled_lots == 3 and sim.state.position.lots == 3

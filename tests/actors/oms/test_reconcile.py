@@ -157,3 +157,14 @@ def test_mismatch_holds_the_exchange_figure_plus_newer_fills():
     p = rec(Book.of(SYMBOL, [o]), [report(o)], exch=4, local=3, ledger=ledger, position_ms=4_000)
     assert p.mismatch == PositionMismatch(SYMBOL, 1, 4, NOW)
     assert p.position_lots == 6  # the exchange's 4 as of 4 000 ms, and our fill after it
+
+
+def test_an_order_taken_for_done_but_listed_open_is_revived_to_be_cancelled():
+    gone = order("gone", status=Status.CANCELED, updated_ns=ASKED - 1)  # e.g. inferred from a -2013
+    late = order("late", status=Status.CANCELED, updated_ns=ASKED + 1)  # ended after we asked: stale listing
+    filled = order("f", status=Status.FILLED, filled_lots=10, updated_ns=ASKED - 1)
+    b = Book.of(SYMBOL, [gone, late, filled])
+    p = rec(b, [report(gone), report(late), report(filled)])
+    assert [o.client_order_id for o in p.revive] == ["gone"] and p.revive[0].status is Status.OPEN
+    assert {r.client_order_id for r in p.reports} == {"late", "f"}
+    assert p.adopt == ()
