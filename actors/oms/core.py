@@ -14,6 +14,10 @@ this order:
 Modes: RECONCILING at start and after a resume (no quoting until the first reconciliation is complete),
 QUOTING, HALTED (panicstop: cancel everything; every order that is acknowledged later is cancelled at once).
 A timer message calls ``on_tick`` (follow-ups on unanswered orders, pruning, periodic reconciliation).
+
+``now_ns`` is the wall clock (``Clock.time_ns``): reconciliation turns it into exchange milliseconds.
+An ``IllegalTransition`` from an exchange event is reported (a severe ``OrderAnomaly``) and the order is
+looked up; one from our own action (a send or cancel on the wrong status) is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -190,6 +194,8 @@ class _Acc:
             if event.kind in (Ev.SEND, Ev.CANCEL):
                 raise  # our own action on the wrong status: a bug, not the exchange
             self.events.append(OrderAnomaly(self.symbol, cid, str(exc), severe=True))
+            if event.fill is not None:  # whatever our view of the order, the trade happened
+                self.count_fill(event.fill, event.fill_lots, ours=True, client_order_id=cid)
             self.query(cid)
             return None
         self.persist[cid] = order

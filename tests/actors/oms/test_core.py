@@ -531,3 +531,18 @@ def test_fills_found_by_reconciliation_name_their_order():
     (f,) = sim.published(OrderFilled)
     assert f.client_order_id == cid and f.ours and f.qty_lots == 3
     assert sim.state.book.get(cid).filled_lots == 3 and sim.state.position.lots == 3
+
+
+def test_a_fill_on_an_impossible_event_still_counts():
+    sim = ready()
+    state = msgspec.structs.replace(sim.state, book=sim.state.book.add(order("n", status=Status.NEW)))
+    o = state.book.get("n")
+    step = core.on_order_update(state, update(report(o, status=OrderStatus.PARTIALLY_FILLED, filled=2),
+                                              fill(o, trade_id=77, lots=2)), sim.now)
+    assert step.state.position.lots == 2 and any(isinstance(e, OrderFilled) for e in step.events)
+    assert QueryOrder(SYMBOL, "n") in step.commands
+
+
+def test_orders_persist_as_json_and_come_back_equal():
+    o = order("a", status=Status.PARTIALLY_FILLED, filled_lots=3, trade_ids=(1, 2), avg_price=Decimal("3000.5"))
+    assert msgspec.json.decode(msgspec.json.encode(o), type=type(o)) == o
