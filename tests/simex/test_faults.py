@@ -58,8 +58,8 @@ def test_ws_stall_sends_nothing_then_resumes_with_a_gap(sx: SimExchange) -> None
     reader = WsReader(f"{sx.ws_url}/stream?streams=ethusdc@depth@0ms")
     try:
         assert wait_for(lambda: len(reader.msgs) >= 3)
-        sx.fault("ws_stall", seconds=1.0)
-        time.sleep(0.05)
+        sx.fault("ws_stall", seconds=1.2)
+        time.sleep(0.15)                                         # let frames already in flight arrive
         n = len(reader.msgs)
         time.sleep(0.7)
         assert len(reader.msgs) == n                             # silence, yet the connection stays open

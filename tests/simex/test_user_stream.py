@@ -45,15 +45,15 @@ def test_events_after_a_fill_a_cancel_and_an_expiry(sx: SimExchange, client: Cli
 
 
 def test_listen_key_expiry_stops_the_stream_and_keepalive_extends_it() -> None:
-    with SimExchange(SimConfig(seed=5, listen_key_ttl_s=1.0)) as sx:
+    with SimExchange(SimConfig(seed=5, listen_key_ttl_s=1.5)) as sx:
         client = Client(sx.rest_url)
         key = client.listen_key()
         reader = WsReader(f"{sx.ws_url}/stream?streams={key}")
         try:
             h = {"X-MBX-APIKEY": "simkey"}
-            time.sleep(0.6)
+            time.sleep(0.75)
             assert client.s.put(f"{sx.rest_url}/fapi/v1/listenKey", headers=h, timeout=5).status_code == 200
-            time.sleep(0.6)                        # 1.2 s after creation, alive thanks to the keepalive
+            time.sleep(0.85)                       # 1.6 s after creation, alive thanks to the keepalive
             assert not reader.user("listenKeyExpired")
             assert wait_for(lambda: reader.user("listenKeyExpired"), timeout=3)
             ev = reader.user("listenKeyExpired")[0]

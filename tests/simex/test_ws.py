@@ -21,40 +21,43 @@ from .conftest import Client, LocalBook, WsReader, wait_for
 SYM = "ethusdc"
 
 
-def sync_and_check(client: Client, reader: WsReader, seconds: float, on_gap_snapshot: bool = True,
-                   place_orders: bool = False) -> dict[str, int]:
-    """Follow the depth@0ms + bookTicker messages in arrival order, resyncing from REST on any gap."""
-    book = LocalBook()
-    book.load(client.public("/fapi/v1/depth", symbol=SYM.upper(), limit=1000).json())
-    stats = {"checks": 0, "applied": 0, "resyncs": 0}
-    i = 0
-    end = time.monotonic() + seconds
-    placed = False
-    while time.monotonic() < end:
-        with reader.lock:
-            batch = reader.msgs[i:]
-        i += len(batch)
-        for stream, data in batch:
-            if stream == f"{SYM}@depth@0ms":
-                if not book.apply(data):
-                    assert on_gap_snapshot, "unexpected gap"
-                    stats["resyncs"] += 1
-                    book.load(client.public("/fapi/v1/depth", symbol=SYM.upper(), limit=1000).json())
-                else:
-                    stats["applied"] += 1
-            elif stream == f"{SYM}@bookTicker" and book.synced and data["u"] == book.last_u:
-                bb, bq, ba, aq = book.top()
-                assert (bb, bq, ba, aq) == (Decimal(data["b"]), Decimal(data["B"]), Decimal(data["a"]),
-                                            Decimal(data["A"])), (data, book.top())
-                assert bb < ba
-                stats["checks"] += 1
-        if place_orders and book.synced and not placed:
-            bb = book.top()[0]
-            client.ok("POST", "/fapi/v1/order", symbol=SYM.upper(), side="BUY", type="LIMIT", timeInForce="GTC",
-                      quantity="7.777", price=str(bb - Decimal("0.05")))
-            placed = True
-        time.sleep(0.02)
-    return stats
+class Follower:
+    """Follows depth@0ms + bookTicker messages in arrival order, resyncing from REST on any gap."""
+
+    def __init__(self, client: Client, reader: WsReader) -> None:
+        self.client, self.reader = client, reader
+        self.book = LocalBook()
+        self.book.load(client.public("/fapi/v1/depth", symbol=SYM.upper(), limit=1000).json())
+        self.i = 0
+
+    def run(self, seconds: float, place_order: bool = False) -> dict[str, int]:
+        stats = {"checks": 0, "applied": 0, "resyncs": 0}
+        book = self.book
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            with self.reader.lock:
+                batch = self.reader.msgs[self.i:]
+            self.i += len(batch)
+            for stream, data in batch:
+                if stream == f"{SYM}@depth@0ms":
+                    if book.apply(data):
+                        stats["applied"] += 1
+                    else:
+                        stats["resyncs"] += 1
+                        book.load(self.client.public("/fapi/v1/depth", symbol=SYM.upper(), limit=1000).json())
+                elif stream == f"{SYM}@bookTicker" and book.synced and data["u"] == book.last_u:
+                    bb, bq, ba, aq = book.top()
+                    assert (bb, bq, ba, aq) == (Decimal(data["b"]), Decimal(data["B"]), Decimal(data["a"]),
+                                                Decimal(data["A"])), (data, book.top())
+                    assert bb < ba
+                    stats["checks"] += 1
+            if place_order and book.synced:
+                bb = book.top()[0]
+                self.client.ok("POST", "/fapi/v1/order", symbol=SYM.upper(), side="BUY", type="LIMIT",
+                               timeInForce="GTC", quantity="7.777", price=str(bb - Decimal("0.05")))
+                place_order = False
+            time.sleep(0.02)
+        return stats
 
 
 def test_local_book_matches_every_book_ticker_including_after_a_gap_and_resync() -> None:
@@ -63,16 +66,18 @@ def test_local_book_matches_every_book_ticker_including_after_a_gap_and_resync()
         reader = WsReader(f"{sx.ws_url}/stream?streams={SYM}@depth@0ms/{SYM}@bookTicker")
         try:
             assert wait_for(lambda: len(reader.msgs) > 5)
-            stats = sync_and_check(client, reader, 1.5, on_gap_snapshot=False, place_orders=True)
-            assert stats["checks"] >= 10 and stats["applied"] >= 20
+            follower = Follower(client, reader)
+            stats = follower.run(1.5, place_order=True)
+            assert stats["checks"] >= 10 and stats["applied"] >= 20 and stats["resyncs"] == 0
             sx.fault("depth_gap", symbol="ETHUSDC")
-            stats2 = sync_and_check(client, reader, 1.5)
+            stats2 = follower.run(1.5)
             assert stats2["resyncs"] == 1 and stats2["checks"] >= 10
+            assert follower.book.gaps == 1
             # our resting order is part of the published book
             snap = client.public("/fapi/v1/depth", symbol="ETHUSDC", limit=1000).json()
-            mine = [o for o in sx.state()["accounts"]["simkey"]["open_orders"]]
+            mine = sx.state()["accounts"]["simkey"]["open_orders"]
             if mine:
-                level = {p: q for p, q in snap["bids"]}[mine[0]["price"]]
+                level = dict(snap["bids"])[mine[0]["price"]]
                 assert Decimal(level) >= Decimal(mine[0]["remaining"])
         finally:
             reader.close()
