@@ -395,9 +395,10 @@ def on_order_rejected(state: OmsState, msg: OrderRejected, now_ns: int) -> Step:
     if state.book.get(msg.client_order_id) is None:
         return Step(state)
     acc = _Acc(state, now_ns)
-    if msg.kind in ("rate_limited", "banned"):
+    kind = msg.kind.lower()  # the gateway's ErrorKind values, in either case
+    if kind in ("rate_limited", "banned"):
         acc.budget = acc.budget.hold(now_ns + max(msg.retry_after_ms, 1000) * MS)
-    if msg.kind == "unknown_state":
+    if kind == "unknown_state":
         acc.apply(msg.client_order_id, local(Ev.SEND_UNKNOWN, now_ns, msg.reason))
     else:
         acc.apply(msg.client_order_id, local(Ev.REJECT, now_ns, f"{msg.kind} {msg.code}: {msg.reason}"))
@@ -414,7 +415,7 @@ def on_cancel_rejected(state: OmsState, msg: CancelRejected, now_ns: int) -> Ste
     acc = _Acc(state, now_ns)
     if msg.code == -2013:
         kind = Ev.NOT_FOUND
-    elif msg.kind == "unknown_state" or msg.code == -2011:
+    elif msg.kind.lower() == "unknown_state" or msg.code == -2011:
         kind = Ev.CANCEL_UNKNOWN  # the follow-up cancels again, which confirms
     else:
         kind = Ev.CANCEL_FAILED

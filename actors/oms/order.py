@@ -284,10 +284,6 @@ def local(kind: Ev, at_ns: int, reason: str = "") -> OrderEvent:
     return OrderEvent(kind=kind, at_ns=at_ns, reason=reason)
 
 
-def row(status: Status, kind: Ev) -> tuple[str, str] | None:
-    return TRANSITIONS.get((status, kind))
-
-
 def apply(order: Order, event: OrderEvent) -> tuple[Order, tuple[Effect, ...]]:
     """The order after ``event``, and what the caller must act on. Raises IllegalTransition."""
     kind = event.kind

@@ -188,7 +188,8 @@ def test_unknown_send_that_did_arrive_is_found():
     sim.target(BIDS[:1], [])
     (cid,) = (n.client_order_id for n in sim.commands[-1].orders)
     sim.inbox.clear()
-    sim.send(OrderRejected(cid, None, "timeout", "unknown_state"))
+    sim.send(OrderRejected(cid, None, "timeout", "UNKNOWN_STATE"))  # ErrorKind's own spelling works too
+    assert sim.state.book.get(cid).status is Status.UNKNOWN
     sim.advance(7 * S)
     sim.tick()
     sim.pump()
