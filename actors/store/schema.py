@@ -140,9 +140,23 @@ def _v2_config_and_income(db: sqlite_utils.Database) -> None:
     db["income"].create_index(["at_ms"], index_name="income_time")
 
 
+def _v3_oms_journal(db: sqlite_utils.Database) -> None:
+    """The OMS's own state, exactly as its core holds it (JSON of its frozen values), so a restarted OMS
+    resumes from what it last knew; the human-facing orders/order_events rows are written beside it."""
+    _table(db, "oms_orders", {
+        "client_order_id": str, "venue": str, "symbol": str, "terminal": int, "state": str, "updated_ns": int,
+        "run_id": str,
+    }, pk="client_order_id", not_null=("venue", "symbol", "terminal", "state", "updated_ns"))
+    db.execute("CREATE INDEX oms_orders_live ON oms_orders (venue, symbol) WHERE terminal = 0")
+    _table(db, "oms_state", {
+        "key": str, "venue": str, "symbol": str, "position": str, "ledger": str, "updated_ns": int, "run_id": str,
+    }, pk="key", not_null=("venue", "symbol", "updated_ns"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, orders, order events, fills, pnl snapshots, inventory, risk events, audit", _v1_core),
     Migration(2, "config versions, income (funding)", _v2_config_and_income),
+    Migration(3, "the OMS journal: its orders and position as it holds them", _v3_oms_journal),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -22,6 +22,7 @@ import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,6 +58,26 @@ _SEVERITIES = ("INFO", "P2", "P1", "P0")
 
 class StoreError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOrder:
+    """One order as the OMS persists it: the human-facing fields, a store status, and its own JSON state."""
+
+    client_order_id: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    tif: str
+    reduce_only: bool
+    created_ns: int
+    status: str  # an exchange status or a LocalStatus
+    exchange_order_id: int | None
+    executed_qty: Decimal
+    terminal: bool
+    state_json: str
+    reason: str = ""
+    origin: str = "intent"  # "exchange": an order found on the exchange (adopted)
 
 
 class UnknownOrderError(StoreError):
@@ -333,6 +354,50 @@ class Store:
             args += (venue,)
         return self._rows(OrderRow, sql + " ORDER BY created_ns, client_order_id", args)
 
+    # ------------------------------------------------------------------------------------------ OMS journal
+
+    def journal(self, *, venue: str, symbol: str, run_id: str | None, at_ns: int,
+                orders: Sequence[JournalOrder] = (), fills: Sequence[Fill] = (), position: str | None = None,
+                ledger: str | None = None) -> None:
+        """One OMS step in one transaction: its orders (the human-facing rows, their events and the OMS's own
+        JSON), its new fills and its position. Called before the step's commands are sent (lesson 4)."""
+        if not (orders or fills or position is not None or ledger is not None):
+            return
+        now = at_ns
+        with self._write() as conn:
+            for o in orders:
+                conn.execute(
+                    "INSERT OR IGNORE INTO orders (client_order_id, venue, symbol, side, order_type, price, qty, tif, "
+                    "reduce_only, tag, created_ns, created_at, run_id, origin, status, executed_qty, updated_ns, "
+                    "updated_at) VALUES (?, ?, ?, ?, 'LIMIT', ?, ?, ?, ?, '', ?, ?, ?, ?, 'INTENT', '0', ?, ?)",
+                    (o.client_order_id, venue, symbol, Side(o.side).value, dec(o.price), dec(o.qty), o.tif,
+                     int(o.reduce_only), o.created_ns, iso_ns(o.created_ns), run_id, o.origin, now, iso_ns(now)))
+                if o.status != LocalStatus.INTENT:
+                    self._apply_event(conn, o.client_order_id, o.status, now, o.exchange_order_id, o.executed_qty,
+                                      None, None, None, o.reason, None, "oms", None, None, run_id)
+                conn.execute(
+                    "INSERT INTO oms_orders (client_order_id, venue, symbol, terminal, state, updated_ns, run_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_order_id) DO UPDATE SET "
+                    "terminal = excluded.terminal, state = excluded.state, updated_ns = excluded.updated_ns",
+                    (o.client_order_id, venue, symbol, int(o.terminal), o.state_json, now, run_id))
+            for f in fills:
+                self._insert_fill(conn, f, run_id, now)
+            if position is not None or ledger is not None:
+                conn.execute(
+                    "INSERT INTO oms_state (key, venue, symbol, position, ledger, updated_ns, run_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "position = coalesce(excluded.position, position), ledger = coalesce(excluded.ledger, ledger), "
+                    "updated_ns = excluded.updated_ns, run_id = excluded.run_id",
+                    (f"{venue}:{symbol}", venue, symbol, position, ledger, now, run_id))
+
+    def load_journal(self, venue: str, symbol: str) -> tuple[list[str], str | None, str | None]:
+        """What the OMS last persisted: its non-terminal orders (JSON), its position and its fill ledger."""
+        rows = self._conn.execute("SELECT state FROM oms_orders WHERE venue = ? AND symbol = ? AND terminal = 0 "
+                                  "ORDER BY updated_ns", (venue, symbol)).fetchall()
+        st = self._conn.execute("SELECT position, ledger FROM oms_state WHERE key = ?",
+                                (f"{venue}:{symbol}",)).fetchone()
+        return [r[0] for r in rows], (st[0] if st else None), (st[1] if st else None)
+
     # ------------------------------------------------------------------------------------------ fills
 
     def record_fill(self, fill: Fill, *, run_id: str | None = None, at_ns: int | None = None) -> bool:
@@ -341,14 +406,17 @@ class Store:
         A fill without a client id (REST userTrades) is linked through the exchange order id where we know it;
         a later copy that carries the client id fills in a missing one.
         """
+        return self._insert_fill(self._conn, fill, run_id, self._now(at_ns))
+
+    @staticmethod
+    def _insert_fill(conn: sqlite3.Connection, fill: Fill, run_id: str | None, now: int) -> bool:
         cid = fill.client_order_id
         if not cid:
-            found = self._conn.execute(
+            found = conn.execute(
                 "SELECT client_order_id FROM orders WHERE venue = ? AND symbol = ? AND exchange_order_id = ?",
                 (fill.venue, fill.symbol, fill.order_id)).fetchone()
             cid = found[0] if found else ""
-        now = self._now(at_ns)
-        cur = self._conn.execute(
+        cur = conn.execute(
             "INSERT OR IGNORE INTO fills (venue, symbol, trade_id, order_id, client_order_id, side, price, qty, "
             "commission, commission_asset, is_maker, realized_pnl, trade_ms, trade_at, recorded_ns, run_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -358,8 +426,8 @@ class Store:
         if cur.rowcount == 1:
             return True
         if cid:
-            self._conn.execute("UPDATE fills SET client_order_id = ? WHERE venue = ? AND symbol = ? AND trade_id = ? "
-                               "AND client_order_id = ''", (cid, fill.venue, fill.symbol, fill.trade_id))
+            conn.execute("UPDATE fills SET client_order_id = ? WHERE venue = ? AND symbol = ? AND trade_id = ? "
+                         "AND client_order_id = ''", (cid, fill.venue, fill.symbol, fill.trade_id))
         return False
 
     def last_trade_id(self, venue: str, symbol: str) -> int | None:
