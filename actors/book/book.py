@@ -1,11 +1,13 @@
 """A price-level order book for one symbol: pure data, no sequencing (that is ``sync``'s job).
 
-Levels are integer price units → integer qty units, so ordering and arithmetic are exact. A sorted key list
-per side (bids negated) gives best-first order; inserts and deletes are C-level memmoves.
+Levels are integer price units → integer qty units, so ordering and arithmetic are exact. Per side, a dict
+holds every level and a short sorted list (bids negated) the best few hundred: best-first reads are a slice,
+and the churn of far-away levels never touches the sorted list.
 """
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,6 +15,9 @@ from dataclasses import dataclass
 from actors.book.units import decimals_of, from_units, to_units
 from actors.gateway.events import Level
 
+_TOP = 256  # the sorted window per side holds between _TOP/2 and 2*_TOP of the best levels
+_BELOW_ALL = -(1 << 80)  # window bounds when it is empty: nothing known (refill) / nothing exists
+_ABOVE_ALL = 1 << 80
 _CACHE_MAX = 200_000  # distinct strings per cache; cleared (not evicted) when full: it refills in seconds
 
 
@@ -85,7 +90,13 @@ class OrderBook:
     def _side(self, updates: Iterable[Level], levels: dict[int, int], keys: list[int], sign: int) -> None:
         # The hot loop of the whole feed. Prices and sizes repeat endlessly, so each distinct string is
         # converted (and validated) once, then found in a cache; only clean strings get in.
+        #
+        # ``keys`` holds only the best levels (between _TOP/2 and 2*_TOP of them), sorted; every other level
+        # is worse than ``keys[-1]`` and lives in ``levels`` alone. Full-depth feeds churn far from the top
+        # (half of all updates insert or delete a level), and those then cost a dict operation, not a
+        # memmove of a sorted list of thousands.
         pget, qget = self._pcache.get, self._qcache.get
+        bound = keys[-1] if keys else (_BELOW_ALL if levels else _ABOVE_ALL)
         for p, q in updates:
             pu = pget(p)
             if pu is None:
@@ -95,14 +106,41 @@ class OrderBook:
                 qu = self._convert(self._qcache, q, self.qty_decimals)
             if qu:
                 if pu not in levels:
-                    insort(keys, sign * pu)
+                    k = sign * pu
+                    if k < bound:
+                        insort(keys, k)
+                        if len(keys) > 2 * _TOP:
+                            del keys[_TOP:]
+                            bound = keys[-1]
                 levels[pu] = qu
             elif levels.pop(pu, None) is not None:
-                del keys[bisect_left(keys, sign * pu)]
+                k = sign * pu
+                if k <= bound:
+                    del keys[bisect_left(keys, k)]
+                    if k == bound:
+                        bound = keys[-1] if keys else (_BELOW_ALL if levels else _ABOVE_ALL)
+        if len(keys) < _TOP // 2 and len(levels) > len(keys):
+            self._refill(levels, keys, sign, _TOP)
+
+    @staticmethod
+    def _refill(levels: dict[int, int], keys: list[int], sign: int, n: int) -> None:
+        keys[:] = heapq.nsmallest(n, [sign * k for k in levels])
+
+    def _keys(self, side: int, n: int) -> list[int]:
+        """The best ``n`` sorted keys of a side, refilling the sorted window when a reader wants more."""
+        levels, keys = (self._bids, self._bid_keys) if side < 0 else (self._asks, self._ask_keys)
+        if n > len(keys) and len(levels) > len(keys):
+            self._refill(levels, keys, side, max(n, _TOP))
+        return keys[:n]
 
     @staticmethod
     def _convert(cache: dict[str, int], s: str, decimals: int) -> int:
-        units = to_units(s, decimals)
+        # to_units' fixed-decimals fast path, inlined: a cache miss is common for sizes (every new size)
+        if decimals and len(s) > decimals and s[-decimals - 1] == ".":
+            text = s.replace(".", "", 1)
+            units = int(text) if text.isdigit() and text.isascii() else to_units(s, decimals)
+        else:
+            units = to_units(s, decimals)
         if len(cache) >= _CACHE_MAX:
             cache.clear()
         cache[s] = units
@@ -143,13 +181,13 @@ class OrderBook:
     def bids(self, n: int) -> list[Level]:
         """Top ``n`` bids as strings, best first."""
         lv = self._bids
-        return [self._level(-k, lv[-k]) for k in self._bid_keys[:n]]
+        return [self._level(-k, lv[-k]) for k in self._keys(-1, n)]
 
     def asks(self, n: int) -> list[Level]:
         lv = self._asks
-        return [self._level(k, lv[k]) for k in self._ask_keys[:n]]
+        return [self._level(k, lv[k]) for k in self._keys(1, n)]
 
     def depth_units(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``n`` levels per side as (price units, qty units), best first."""
         bl, al = self._bids, self._asks
-        return [(-k, bl[-k]) for k in self._bid_keys[:n]], [(k, al[k]) for k in self._ask_keys[:n]]
+        return [(-k, bl[-k]) for k in self._keys(-1, n)], [(k, al[k]) for k in self._keys(1, n)]

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 from actors.book.book import OrderBook
 from actors.gateway.events import DepthDiff, DepthSnapshot
@@ -35,25 +36,21 @@ class SyncState(StrEnum):
     SYNCED = "synced"
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
+class Applied(msgspec.Struct, frozen=True, gc=False):
     last_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class Buffered:
+class Buffered(msgspec.Struct, frozen=True, gc=False):
     pending: int
 
 
-@dataclass(frozen=True, slots=True)
-class Dropped:
+class Dropped(msgspec.Struct, frozen=True, gc=False):
     """A diff older than the book (normal right after a snapshot)."""
 
     last_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class Gap:
+class Gap(msgspec.Struct, frozen=True, gc=False):
     """The sequence broke (or the snapshot cannot be bridged): fetch a new snapshot."""
 
     reason: str
@@ -63,8 +60,7 @@ class Gap:
     got_last: int
 
 
-@dataclass(frozen=True, slots=True)
-class Resynced:
+class Resynced(msgspec.Struct, frozen=True, gc=False):
     """A snapshot was accepted and ``applied`` buffered diffs were replayed on top of it."""
 
     snapshot_id: int

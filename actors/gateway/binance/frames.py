@@ -44,9 +44,14 @@ _USER_EVENTS = frozenset({"ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "listenKeyExpi
 _IGNORED_EVENTS = frozenset({"TRADE_LITE", "ACCOUNT_CONFIG_UPDATE", "MARGIN_CALL", "STRATEGY_UPDATE",
                              "GRID_UPDATE", "CONDITIONAL_ORDER_TRIGGER_REJECT", "ALGO_UPDATE",
                              "markPriceUpdate", "kline", "24hrTicker", "forceOrder"})
-_UNSEEN: Any = object()  # routing-cache miss marker (None means "not a market stream")
 _LOG_FIRST = 20  # per reason; after that one line every 1000 occurrences
 _DECODE_ERRORS = (msgspec.DecodeError, ParseError, ValueError, TypeError)
+
+
+def _malformed(raw: str | bytes) -> str:
+    """``malformed:<stream kind>`` for a combined-stream frame, e.g. ``malformed:depth@0ms``."""
+    text = raw[:80] if isinstance(raw, str) else bytes(raw[:80]).decode("ascii", "replace")
+    return "malformed:" + text[11:text.find('"', 11)].partition("@")[2]
 
 
 def _default_user_parser() -> UserParser:
@@ -61,39 +66,54 @@ class FrameParser:
 
     def __init__(self, user_parser: UserParser | None = None, stream: str = "") -> None:
         self._user_parser = user_parser
-        self._routes: dict[str, tuple[Callable[[Any], Any], Callable[[Any, int], Any]] | None] = {}
+        # stream name (as str, and as bytes for byte frames) → (decode, convert), for market streams only
+        self._routes: dict[str | bytes, tuple[Callable[[Any], Any], Callable[[Any, int], Any]]] = {}
         self._raw_route = route_for_stream(stream) if stream else None
         self.counts: Counter[str] = Counter()  # "control", "ignored", "malformed:<why>", "unknown:<what>"
 
     def parse(self, raw: str | bytes, recv_ns: int) -> Any | None:
-        """One event, or None for a frame that carries none (acks, ignored types, bad frames)."""
-        # Binance writes the stream name first; peeking at it routes the frame to a decoder that reads
-        # envelope and payload in one pass. The peek is only a hint: the typed decode checks everything.
+        """One event, or None for a frame that carries none (acks, ignored types, bad frames).
+
+        Binance writes the stream name first; peeking at it routes a market frame to a decoder that reads
+        envelope and payload in one pass. The peek is only a hint: the typed decode checks everything. This
+        fast path is a handful of C calls per frame; everything else goes through ``_route``."""
         if type(raw) is str:
-            peek = raw[:11] == '{"stream":"' and raw.find('"', 11)
-            stream = raw[11:peek] if peek else ""
-        else:
-            peek = raw[:11] == b'{"stream":"' and raw.find(b'"', 11)
-            stream = raw[11:peek].decode("ascii", "replace") if peek else ""
-        if stream:
-            route = self._routes.get(stream, _UNSEEN)
-            if route is _UNSEEN:
-                r = route_for_stream(stream)
-                route = self._routes[stream] = (r.decode_enveloped, r.convert) if r is not None else None
+            if raw.startswith('{"stream":"'):
+                route = self._routes.get(raw[11:raw.find('"', 11)])
+                if route is not None:
+                    try:
+                        return route[1](route[0](raw).data, recv_ns)
+                    except _DECODE_ERRORS as exc:
+                        return self._bad(_malformed(raw), raw, str(exc))
+        elif raw.startswith(b'{"stream":"'):
+            route = self._routes.get(raw[11:raw.find(b'"', 11)])
             if route is not None:
-                decode, convert = route
                 try:
-                    return convert(decode(raw).data, recv_ns)
+                    return route[1](route[0](raw).data, recv_ns)
                 except _DECODE_ERRORS as exc:
-                    return self._bad(f"malformed:{stream.partition('@')[2]}", raw, str(exc))
-        try:
-            if self._raw_route is not None and not stream:
-                return self._raw_route.payload(raw, recv_ns)
-            env = _decode_envelope(raw) if stream else None
-        except _DECODE_ERRORS as exc:
-            return self._bad("malformed:payload" if not stream else "malformed:envelope", raw, str(exc))
-        if env is not None:
+                    return self._bad(_malformed(raw), raw, str(exc))
+        return self._route(raw, recv_ns)
+
+    def _route(self, raw: str | bytes, recv_ns: int) -> Any | None:
+        """A frame the fast path did not know: learn its stream's route, or route it by its payload."""
+        head = '{"stream":"' if type(raw) is str else b'{"stream":"'
+        if raw.startswith(head):  # type: ignore[arg-type]
+            key = raw[11:raw.find('"' if type(raw) is str else b'"', 11)]  # type: ignore[arg-type]
+            stream = key if type(key) is str else bytes(key).decode("ascii", "replace")
+            r = route_for_stream(stream)
+            if r is not None:
+                self._routes[key] = (r.decode_enveloped, r.convert)
+                return self.parse(raw, recv_ns)
+            try:
+                env = _decode_envelope(raw)
+            except _DECODE_ERRORS as exc:
+                return self._bad("malformed:envelope", raw, str(exc))
             return self._unrouted(env.data, recv_ns, raw)
+        if self._raw_route is not None:
+            try:
+                return self._raw_route.payload(raw, recv_ns)
+            except _DECODE_ERRORS as exc:
+                return self._bad("malformed:payload", raw, str(exc))
         return self._unrouted(raw, recv_ns, raw)
 
     def _unrouted(self, payload: bytes | str | msgspec.Raw, recv_ns: int, raw: str | bytes) -> Any | None:

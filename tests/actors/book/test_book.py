@@ -63,3 +63,38 @@ def test_crossed_detection() -> None:
     assert not b.is_crossed()
     b.apply([("100.10", "1.000")], [])
     assert b.is_crossed()
+
+
+def test_windowed_book_agrees_with_a_plain_model_under_random_churn() -> None:
+    """The sorted window holds only the best levels; reads must still equal a naive full sort, whatever the
+    churn (far levels appearing and vanishing, the top emptied, deep reads)."""
+    import random
+
+    rng = random.Random(5)
+    book = OrderBook("X", 2, 3)
+    model: dict[str, dict[int, int]] = {"b": {}, "a": {}}
+    for step in range(4000):
+        side = rng.choice("ba")
+        mid = 100_000 + rng.randint(-300, 300)
+        ups = []
+        for _ in range(rng.randint(1, 60)):
+            far = rng.random() < 0.5
+            off = rng.randint(1, 5000) if far else rng.randint(1, 40)
+            pu = mid - off if side == "b" else mid + off
+            qu = 0 if rng.random() < 0.45 else rng.randint(1, 5000)
+            ups.append((f"{pu // 100}.{pu % 100:02d}", f"{qu // 1000}.{qu % 1000:03d}"))
+            if qu:
+                model[side][pu] = qu
+            else:
+                model[side].pop(pu, None)
+        if side == "b":
+            book.apply(ups, [])
+        else:
+            book.apply([], ups)
+        if step % 50 == 0 or step > 3950:
+            n = rng.choice([1, 5, 20, 300, 1000])
+            want_b = sorted(model["b"].items(), key=lambda kv: -kv[0])[:n]
+            want_a = sorted(model["a"].items())[:n]
+            got_b, got_a = book.depth_units(n)
+            assert got_b == want_b and got_a == want_a, step
+    assert len(book) == len(model["b"]) + len(model["a"])
