@@ -18,6 +18,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,14 +72,57 @@ def bench_feed(data: Path, repeat: int) -> dict[str, float]:
             "ratio_max": passes[-1][0] / passes[-1][1]}
 
 
+def bench_store(n: int = 3000) -> dict[str, float]:
+    """Persist-before-send cost: one intent, one fill, one OMS journal step, on a real WAL file."""
+    import tempfile
+    from decimal import Decimal
+
+    from actors.gateway.events import Fill, Side
+    from actors.store.store import JournalOrder, Store
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as d, Store.open(Path(d) / "bench.db", autocheckpoint=False) as st:
+        st.start_run("bench", symbols=["ETHUSDC"], at_ns=1)
+
+        def timed(name: str, fn: Callable[[int], object]) -> None:
+            samples = []
+            for i in range(n):
+                t = time.perf_counter_ns()
+                fn(i)
+                samples.append(time.perf_counter_ns() - t)
+                if i % 500 == 499:
+                    st.checkpoint()  # as the OMS does, off the send path
+            samples.sort()
+            out[f"{name}_p50_us"] = samples[n // 2] / 1e3
+            out[f"{name}_p99_us"] = samples[int(n * 0.99)] / 1e3
+
+        timed("intent", lambda i: st.record_order_intent(
+            f"i{i}", venue="binance-usdm", symbol="ETHUSDC", side="BUY", price="2500.10", qty="0.010", tif="GTX",
+            reduce_only=False, created_ns=i + 10, run_id="bench"))
+        timed("fill", lambda i: st.record_fill(Fill(
+            "binance-usdm", "ETHUSDC", i + 1, i, f"i{i}", Side.BUY, Decimal("2500.10"), Decimal("0.010"),
+            Decimal("0.001"), "USDC", True, Decimal(0), 1_700_000_000_000 + i), run_id="bench"))
+        timed("journal_step", lambda i: st.journal(
+            venue="binance-usdm", symbol="ETHUSDC", run_id="bench", at_ns=i + 10,
+            orders=[JournalOrder(f"j{i}", "BUY", Decimal("2500.10"), Decimal("0.010"), "GTX", False, i, "INTENT",
+                                 None, Decimal(0), False, "{}")]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("MM_SHARED_DATA", DEFAULT_DATA)))
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--only", choices=["feed"], default=None)
+    ap.add_argument("--only", choices=["feed", "store"], default=None)
     args = ap.parse_args(argv)
     print(f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} cores, best of {args.repeat}")
+    if args.only in (None, "store"):
+        st = bench_store()
+        print("store (persist before send, WAL, synchronous=NORMAL): " + ", ".join(
+            f"{k.replace('_us', '')} {v:,.0f} µs" for k, v in st.items()))
+    if args.only == "store":
+        return 0
     r = bench_feed(args.data, args.repeat)
     print(f"feed: {r['frames']} frames (every hftbacktest capture): pipeline {r['pipeline_msgs_per_s']:,.0f} msg/s, "
           f"bare json.loads {r['json_loads_msgs_per_s']:,.0f} msg/s, ratio {r['ratio']:.2f} "
