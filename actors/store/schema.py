@@ -176,6 +176,8 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST,
     newest = max(m.version for m in migrations)
     if version(conn) == target:
         return target  # the common case: no write lock taken
+    import sqlite_utils  # before taking the lock: a cold import (numpy) can outlast other openers' busy timeout
+
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = version(conn)  # again, under the write lock: another process may have just migrated
@@ -184,8 +186,6 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST,
                               "upgrade the engine, never downgrade the database")
         if current == 0 and _has_user_tables(conn):
             raise SchemaError("not an engine database (tables present, schema version 0)")
-        import sqlite_utils
-
         db = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
         if current == 0:
             db["schema_migrations"].create({"version": int, "description": str, "applied_ns": int,
