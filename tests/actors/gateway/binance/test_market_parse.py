@@ -174,3 +174,15 @@ def test_multiplexed_symbols_each_sync_on_the_real_capture(data_dir: Path, name:
     assert len(syncs) == 4 and all(n >= 1 for n in applied.values()), applied  # thin symbols: few diffs
     # (@100ms diffs rarely end on a bookTicker's id, so `checks` may be 0 here; the @0ms capture in
     # tests/actors/book/test_sync.py checks 80 of them)
+
+
+def test_gocryptotrader_binance_frames_never_crash_the_parser(data_dir: Path) -> None:
+    """Spot-era frames from another project's fixtures (ticker, kline, trade, depth; spot user events this
+    USDⓈ-M engine does not trade on): market ones parse, the rest are counted, none raises."""
+    fp = FrameParser()
+    lines = (data_dir / "gocryptotrader/exchanges/binance/testdata/wsHandleData.json").read_text().splitlines()
+    events = [fp.parse(line, 0) for line in lines if line.strip()]
+    kinds = [type(e).__name__ for e in events if e is not None]
+    assert kinds == ["Trade", "DepthDiff"]
+    assert fp.counts["ignored"] == 2  # 24hrTicker, kline
+    assert sum(v for k, v in fp.counts.items() if k.startswith("unknown:")) == 4  # spot user-data events
