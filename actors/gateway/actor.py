@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 from loguru import logger
 
 from actors.base import EngineActor, handles
 from actors.context import SymbolContext
-from actors.gateway.binance.errors import BinanceError
+from actors.gateway.binance.errors import BinanceError, OrderNotFoundError
 from actors.gateway.binance.frames import FrameParser
 from actors.gateway.binance.listenkey import UserStream
+from actors.gateway.binance.rest import OrderRequest
 from actors.gateway.binance.ws import WsClient, combined_url
 from actors.gateway.commands import FetchSnapshot, ReconnectMarket, SnapshotFailed
 from actors.gateway.events import (
@@ -26,9 +28,26 @@ from actors.gateway.events import (
     BookTicker,
     DepthDiff,
     ListenKeyExpired,
+    OrderReport,
     OrderUpdate,
     StreamEvent,
     Trade,
+)
+from actors.oms.messages import (
+    CancelAll,
+    CancelOrders,
+    CancelRejected,
+    FillsSnapshot,
+    NewOrder,
+    OpenOrdersSnapshot,
+    OrderNotFound,
+    OrderRejected,
+    PlaceOrders,
+    PositionSnapshot,
+    QueryFills,
+    QueryOpenOrders,
+    QueryOrder,
+    QueryPosition,
 )
 
 
@@ -122,8 +141,125 @@ class GatewayActor(EngineActor):
             return
         self.ctx.peers.tell("book", snap)
 
+    # ------------------------------------------------------------------ orders (from the OMS)
+    def _reply(self, msg: object) -> None:
+        self.ctx.peers.tell("oms", msg)
+
+    def _request(self, o: NewOrder) -> OrderRequest:
+        ins = self.ctx.instrument
+        return OrderRequest(self._symbol, o.side, ins.lots_to_qty(o.qty_lots), o.client_order_id,
+                            price=ins.ticks_to_price(o.price_ticks), time_in_force=o.time_in_force,
+                            reduce_only=o.reduce_only)
+
+    @handles(PlaceOrders)
+    def _place(self, cmd: PlaceOrders) -> None:
+        self._submit(self._do_place, cmd)
+
+    def _do_place(self, cmd: PlaceOrders) -> None:
+        rest = self.ctx.rest
+        if len(cmd.orders) == 1:
+            o = cmd.orders[0]
+            try:
+                self._reply(rest.place_order(self._request(o)))
+            except BinanceError as exc:
+                self._reply(_rejected(o.client_order_id, exc))
+            return
+        try:
+            results: list[OrderReport | BinanceError] = rest.place_batch([self._request(o) for o in cmd.orders])
+        except BinanceError as exc:  # the request as a whole: rate limited, banned, refused
+            results = [exc] * len(cmd.orders)
+        for o, res in zip(cmd.orders, results, strict=True):
+            self._reply(_rejected(o.client_order_id, res) if isinstance(res, BinanceError) else res)
+
+    @handles(CancelOrders)
+    def _cancel(self, cmd: CancelOrders) -> None:
+        self._submit(self._do_cancel, cmd)
+
+    def _do_cancel(self, cmd: CancelOrders) -> None:
+        for cid in cmd.client_order_ids:
+            try:
+                self._reply(self.ctx.rest.cancel_order(self._symbol, client_order_id=cid))
+            except BinanceError as exc:
+                self._reply(CancelRejected(cid, exc.code, exc.msg, exc.kind.value))
+
+    @handles(CancelAll)
+    def _cancel_all(self, cmd: CancelAll) -> None:
+        self._submit(self._do_cancel_all, cmd)
+
+    def _do_cancel_all(self, cmd: CancelAll) -> None:
+        try:
+            left = self.ctx.rest.cancel_all(self._symbol)
+        except BinanceError as exc:
+            logger.error("{}: cancel-all failed: {}", self._symbol, exc)
+            left = self._open_orders_or_none()
+            if left is None:
+                return  # the OMS's follow-up cancels and looks up again
+        self._reply(OpenOrdersSnapshot(self._symbol, tuple(left), cmd.asked_ns))
+
+    def _open_orders_or_none(self) -> list[OrderReport] | None:
+        try:
+            return self.ctx.rest.open_orders(self._symbol)
+        except BinanceError:
+            return None
+
+    @handles(QueryOrder)
+    def _query_order(self, cmd: QueryOrder) -> None:
+        self._submit(self._do_query_order, cmd)
+
+    def _do_query_order(self, cmd: QueryOrder) -> None:
+        try:
+            self._reply(self.ctx.rest.get_order(self._symbol, client_order_id=cmd.client_order_id))
+        except OrderNotFoundError:
+            self._reply(OrderNotFound(cmd.client_order_id))
+        except BinanceError as exc:
+            logger.warning("{}: lookup of {} failed: {}", self._symbol, cmd.client_order_id, exc)
+
+    @handles(QueryOpenOrders)
+    def _query_open(self, cmd: QueryOpenOrders) -> None:
+        self._submit(self._do_query_open, cmd)
+
+    def _do_query_open(self, cmd: QueryOpenOrders) -> None:
+        left = self._open_orders_or_none()
+        if left is not None:
+            self._reply(OpenOrdersSnapshot(self._symbol, tuple(left), cmd.asked_ns))
+
+    @handles(QueryFills)
+    def _query_fills(self, cmd: QueryFills) -> None:
+        self._submit(self._do_query_fills, cmd)
+
+    def _do_query_fills(self, cmd: QueryFills) -> None:
+        try:
+            fills = self.ctx.rest.user_trades(self._symbol, from_id=cmd.from_trade_id or None,
+                                              start_time_ms=None if cmd.from_trade_id else (cmd.start_ms or None),
+                                              limit=cmd.limit)
+        except BinanceError as exc:
+            logger.warning("{}: fills query failed: {}", self._symbol, exc)
+            return
+        fills.sort(key=lambda f: f.trade_id)
+        self._reply(FillsSnapshot(self._symbol, cmd.from_trade_id, tuple(fills), cmd.limit, cmd.asked_ns))
+
+    @handles(QueryPosition)
+    def _query_position(self, cmd: QueryPosition) -> None:
+        self._submit(self._do_query_position, cmd)
+
+    def _do_query_position(self, cmd: QueryPosition) -> None:
+        try:
+            reports = self.ctx.rest.position_risk(self._symbol)
+        except BinanceError as exc:
+            logger.warning("{}: position query failed: {}", self._symbol, exc)
+            return
+        qty = sum((r.qty for r in reports if r.symbol == self._symbol), Decimal(0))
+        entry = next((r.entry_price for r in reports if r.symbol == self._symbol and r.qty), Decimal(0))
+        update = max((r.update_ms for r in reports if r.symbol == self._symbol), default=0)
+        self._reply(PositionSnapshot(self._symbol, qty, entry, update, cmd.asked_ns))
+
     @handles(ReconnectMarket)
     def _reconnect_market(self, cmd: ReconnectMarket) -> None:
         logger.warning("{}: reconnecting market data: {}", self._symbol, cmd.reason)
         if self._market is not None:
             self._market.reconnect()
+
+
+def _rejected(client_order_id: str, exc: BinanceError) -> OrderRejected:
+    retry_ms = int((exc.retry_after_s or 0) * 1000)
+    return OrderRejected(client_order_id, exc.code, exc.msg, exc.kind.value, retry_ms)
