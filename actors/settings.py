@@ -19,18 +19,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from actors.fields import num
+from actors.risk.params import RiskParams
+from actors.strategy.params import FixedSpreadParams
+
 
 class SettingsError(ValueError):
     """What is wrong, where: ``settings.toml: [risk] max_inventory: must be > 0, got -1``."""
-
-
-def _bounds(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> dict[str, Any]:
-    return {"lo": lo, "hi": hi, "lo_open": lo_open}
-
-
-def num(default: Any, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> Any:
-    """A numeric field with bounds (``lo_open``: strictly greater than ``lo``)."""
-    return field(default=default, metadata=_bounds(lo, hi, lo_open=lo_open))
 
 
 # ---------------------------------------------------------------------------------------------- schema
@@ -97,6 +92,31 @@ class SupervisionSettings:
 
 
 @dataclass(frozen=True)
+class OmsSettings:
+    """Order management: refresh tolerance, the order/cancel rate budget (lesson 3), reconciliation."""
+
+    refresh_tolerance_ticks: int = num(1, 0, 10_000)  # a live order this close to the wanted price is kept
+    refresh_tolerance_qty: float = num(0.25, 0.0, 1.0)  # ... and this close (share) to the wanted size
+    places_per_s: int = num(5, 1, 300)
+    places_per_min: int = num(120, 1, 1200)
+    cancels_per_s: int = num(5, 1, 300)
+    cancels_per_min: int = num(100, 1, 1200)  # the predecessor's cancel storm was 402 a minute
+    min_order_lifetime_ms: int = num(1000, 0, 600_000)  # a quote is not replaced for a requote before this
+    orphans: str = "cancel"  # open orders found on the exchange that we do not know: cancel | adopt
+    followup_after_ms: int = num(6000, 500, 600_000)  # unanswered order: look it up (> recv window)
+    reconcile_every_s: float = num(60.0, 1.0, 86_400.0)
+    tick_s: float = num(0.5, 0.05, 10.0)  # the OMS's timer: follow-ups, pruning, reconciliation
+
+
+@dataclass(frozen=True)
+class FeeSettings:
+    """Commission rates (fractions) used for the minimum spread and PnL estimates before fills arrive."""
+
+    maker: Decimal = num(Decimal("0.0002"), -0.001, 0.01)  # noqa: RUF009  negative: a rebate
+    taker: Decimal = num(Decimal("0.0005"), 0, 0.01)  # noqa: RUF009
+
+
+@dataclass(frozen=True)
 class Settings:
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
     simex: SimexSettings = field(default_factory=SimexSettings)
@@ -105,6 +125,10 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
+    risk: RiskParams = field(default_factory=RiskParams)
+    strategy: FixedSpreadParams = field(default_factory=FixedSpreadParams)
+    oms: OmsSettings = field(default_factory=OmsSettings)
+    fees: FeeSettings = field(default_factory=FeeSettings)
     source: str = "<defaults>"
 
     @property
@@ -117,6 +141,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("exchange", "stp_mode"): ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"),
     ("feed", "depth_stream"): ("depth@0ms", "depth@100ms", "depth"),
     ("log", "level"): ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"),
+    ("oms", "orphans"): ("cancel", "adopt"),
+    ("risk", "mismatch_action"): ("reducing", "halted"),
 }
 
 
@@ -164,7 +190,11 @@ def _build(cls: type, raw: Any, source: str, where: str, skip: frozenset[str] | 
             values[name] = _build(tp, raw[name], source, name if not where else f"{where}.{name}")
         else:
             values[name] = _coerce(tp, raw[name], source, loc, f, (where.split(".")[0], name))
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as exc:  # a rule across several keys (the class's own check)
+        msg = str(exc)
+        raise SettingsError(f"{source}: {msg if msg.startswith('[') else f'[{where}]: {msg}'}") from None
 
 
 def _where(table: str, key: str) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from actors.fields import num  # a dataclasses.field with bounds (RUF009 cannot know it is immutable)
 from actors.instrument import Instrument
-from actors.settings import num  # a dataclasses.field with bounds (RUF009 cannot know it is immutable)
 
 MISMATCH_ACTIONS = ("reducing", "halted")
 

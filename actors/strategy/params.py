@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from actors.settings import num  # a dataclasses.field with bounds (RUF009 cannot know it is immutable)
+from actors.fields import num  # a dataclasses.field with bounds (RUF009 cannot know it is immutable)
 
 
 @dataclass(frozen=True)
