@@ -1,30 +1,31 @@
 #!/usr/bin/env python3
 """The engine's entry point: ``python supervisor.py --symbols ETHUSDC[,BTCUSDC...]``.
 
-With the shipped settings.toml it starts the simulated exchange in-process (no keys, no network).
-Foundation stage: it connects the Binance gateway (REST + WebSocket) and keeps a local order book per symbol
-in step with the exchange, printing what it sees; the supervised actor tree that trades is the next stage
-(docs/architecture.md).
+With the shipped settings.toml it starts the simulated exchange in-process (no keys, no network) and trades
+on it at once; with ``[exchange] rest_url``/``ws_url`` it trades there. SIGINT/SIGTERM or the end of
+``--duration``: cancel all, confirm, flush, print a one-screen summary, exit 0. Exit 1: the root supervisor
+gave up (systemd restarts the process); 2: bad settings or arguments (nothing started); 3: another instance
+already trades this account and symbol.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from loguru import logger
 
-from actors.book.feed import MarketFeed
-from actors.gateway.binance.rest import BinanceRest
-from actors.gateway.binance.ws import WsClient, combined_url
 from actors.settings import Settings, SettingsError, credentials, load_settings
+from actors.supervisor.engine import Engine
+from actors.supervisor.lock import InstanceLocked
 
 REPO = Path(__file__).resolve().parent
 EXIT_CONFIG = 2
+EXIT_LOCKED = 3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--symbols", default="ETHUSDC", help="comma-separated, e.g. ETHUSDC,BTCUSDC")
     ap.add_argument("--config", default=str(REPO / "settings.toml"), help="settings file")
     ap.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until signalled)")
-    ap.add_argument("--status-every", type=float, default=5.0, help="seconds between status lines")
+    ap.add_argument("--json-summary", action="store_true", help="print the final summary as one JSON line")
     return ap.parse_args(argv)
 
 
@@ -40,11 +41,23 @@ def start_embedded_exchange(s: Settings):
     from simex import SimConfig, SimExchange
 
     cfg = SimConfig(seed=s.simex.seed, feed=s.simex.feed or None, feed_symbol=s.simex.feed_symbol or None,
-                    speed=s.simex.speed, api_key=s.simex.api_key, api_secret=s.simex.api_secret)
+                    speed=s.simex.speed, api_key=s.simex.api_key, api_secret=s.simex.api_secret,
+                    maker_fee=s.fees.maker, taker_fee=s.fees.taker)
     sx = SimExchange(cfg)
     sx.start()
     logger.info("simulated exchange running in-process: {} {}", sx.rest_url, sx.ws_url)
     return sx
+
+
+def print_summary(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary), flush=True)
+        return
+    print(f"run {summary['run_id']}", flush=True)
+    for sym, s in summary["symbols"].items():
+        print(f"{sym}: {s['open_orders']} open orders, position {s['position']}, {s.get('fills_this_run', 0)} fills "
+              f"this run ({s.get('fills_total', 0)} in all), realized {s.get('realized_pnl', '?')}, fees "
+              f"{s.get('fees', '?')}, net {s.get('net_pnl', '?')}, unrealized {s['unrealized_pnl']}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,42 +80,22 @@ def main(argv: list[str] | None = None) -> int:
     sx = start_embedded_exchange(settings) if settings.embedded_exchange else None
     rest_url = sx.rest_url if sx else settings.exchange.rest_url
     ws_url = sx.ws_url if sx else settings.exchange.ws_url
-    rest = BinanceRest(rest_url, creds.api_key, creds.api_secret, stp_mode=settings.exchange.stp_mode,
-                       recv_window_ms=settings.exchange.recv_window_ms, rate_safety=settings.exchange.rate_limit_safety)
+    engine = Engine(settings, symbols, rest_url, ws_url, creds)
     try:
-        info = rest.exchange_info()
-        missing = [s for s in symbols if s not in info.instruments]
-        if missing:
-            print(f"error: --symbols: not listed on {rest_url}: {', '.join(missing)}", file=sys.stderr)
+        try:
+            engine.start()
+        except InstanceLocked as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_LOCKED
+        except ValueError as exc:
+            print(f"error: --symbols: {exc}", file=sys.stderr)
+            engine.shutdown("refused to start")
             return EXIT_CONFIG
-        limit = settings.feed.snapshot_limit
-        feed = MarketFeed([info.instrument(s) for s in symbols], lambda sym: rest.depth(sym, limit))
-        streams = [f"{s.lower()}@{kind}" for s in symbols
-                   for kind in (settings.feed.depth_stream, "trade", "bookTicker")]
-        ws = WsClient(combined_url(ws_url, streams), name="market", on_message=feed.on_message,
-                      on_event=feed.on_event, stale_after_s=settings.feed.stale_after_s, as_bytes=True)
-        ws.start()
-        t0 = time.monotonic()
-        next_status = t0 + args.status_every
-        while not stop.is_set():
-            if args.duration and time.monotonic() - t0 >= args.duration:
-                break
-            feed.service(0.2)
-            if time.monotonic() >= next_status:
-                next_status += args.status_every
-                for st in feed.status():
-                    logger.info("{} {} mid={} spread={:.2f}bps imbalance={:+.2f} u={} diffs={} trades={} "
-                                "gaps={} resyncs={} ticker-checks={} mismatches={}", st.symbol, st.state, st.mid,
-                                st.spread_bps, st.imbalance, st.last_id, st.diffs, st.trades, st.gaps, st.resyncs,
-                                st.checks, st.mismatches)
-        ws.stop()
-        for st in feed.status():
-            print(f"{st.symbol}: {st.state}, {st.diffs} diffs applied, {st.trades} trades seen, {st.gaps} gaps, "
-                  f"{st.resyncs} resyncs, {st.checks} bookTicker checks ({st.mismatches} mismatches), "
-                  f"{feed.parser.rejected} bad frames", flush=True)
-        return 0
+        code = engine.run(stop, args.duration)
+        summary = engine.shutdown("escalated" if code else "stopped")
+        print_summary(summary, args.json_summary)
+        return code
     finally:
-        rest.close()
         if sx is not None:
             sx.stop()
 

@@ -11,12 +11,29 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import msgspec
 import pykka
 from loguru import logger
 
 from actors.supervisor.messages import Heartbeat
 
 Handler = Callable[[Any, Any], Any]
+
+
+class Inspect(msgspec.Struct, frozen=True):
+    """Ask any actor for a summary of its state (tests, the shutdown summary, an operator)."""
+
+
+class Crash(msgspec.Struct, frozen=True):
+    """Fault drill: the actor raises out of its handler, as a bug would (supervision is tested with it)."""
+
+    reason: str = "drill"
+
+
+class Hang(msgspec.Struct, frozen=True):
+    """Fault drill: the actor blocks for ``seconds``, as a hung call would (heartbeats must catch it)."""
+
+    seconds: float
 
 
 def handles(*types: type) -> Callable[[Handler], Handler]:
@@ -87,12 +104,26 @@ class EngineActor(pykka.ThreadingActor):
         handler = self._dispatch.get(type(message))
         if handler is not None:
             return handler(self, message)
-        if type(message) is Heartbeat:
+        t = type(message)
+        if t is Heartbeat:
             return message.seq
+        if t is Inspect:
+            return self.describe()
+        if t is Crash:
+            raise RuntimeError(f"{self.name}: crash drill ({message.reason})")
+        if t is Hang:
+            import time
+
+            time.sleep(message.seconds)  # a drill of exactly what must never happen in an actor
+            return None
         self.unhandled[type(message).__name__] += 1
         if self.unhandled[type(message).__name__] <= 3:
             logger.warning("{}: no handler for {}", self.name, type(message).__name__)
         return None
+
+    def describe(self) -> dict[str, Any]:
+        """A summary of this actor's state; actors add what matters about them."""
+        return {"name": self.name}
 
     def on_failure(self, exception_type: type[BaseException] | None, exception_value: BaseException | None,
                    traceback: Any) -> None:

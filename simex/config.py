@@ -49,6 +49,7 @@ class SimConfig:
     regimes: tuple[tuple[str, str], ...] = ()  # initial (symbol, regime)
     regime_schedule: tuple[tuple[float, str, str, float | None], ...] = ()  # (at market s, sym, regime, secs)
     synth_step_ms: int = 100
+    order_retention_s: float = 6 * 3600.0  # canceled/expired orders without fills are forgotten after this
     queue_model: str = "proportional"  # how unexplained level decreases shrink the queue ahead
     faults: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # applied at start
     user_fault_seed: int | None = None  # RNG seed for user_dup/user_reorder/random_rejects

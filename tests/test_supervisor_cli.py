@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +15,18 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
                           timeout=timeout, cwd=REPO, check=False)
 
 
-def test_runs_on_the_embedded_exchange_and_stops_cleanly() -> None:
-    r = run("--symbols", "ETHUSDC,BTCUSDC", "--duration", "4", "--status-every", "2")
-    assert r.returncode == 0, r.stderr[-2000:]
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("ETHUSDC:", "BTCUSDC:"))]
-    assert len(lines) == 2, r.stdout
-    for ln in lines:
-        assert ": synced," in ln and " 0 gaps," in ln and "(0 mismatches)" in ln and "0 bad frames" in ln
+def test_runs_on_the_embedded_exchange_and_stops_cleanly(tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.toml"
+    cfg.write_text((REPO / "settings.toml").read_text().replace('path = "var/mm.db"', f'path = "{tmp_path}/mm.db"')
+                   .replace('state_dir = "var"', f'state_dir = "{tmp_path}"'))
+    r = run("--symbols", "ETHUSDC,BTCUSDC", "--duration", "6", "--config", str(cfg), "--json-summary")
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(summary["symbols"]) == {"ETHUSDC", "BTCUSDC"}
+    for s in summary["symbols"].values():
+        assert s["open_orders"] == 0  # cancelled and confirmed on the way out
     assert "simulated exchange running in-process" in r.stderr
+    assert "OMS started" in r.stderr and "book synced" in r.stderr
 
 
 def test_broken_settings_name_the_key_and_start_nothing(tmp_path: Path) -> None:

@@ -113,6 +113,11 @@ class BookActor(EngineActor):
         self.sync.reset()
         self._untrusted(fetch=isinstance(ev, StreamConnected))
 
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "state": str(self.sync.state), "last_id": self.sync.last_id,
+                "gaps": self.sync.gaps, "resyncs": self.sync.resyncs, "ticker_checks": self.ticker_checks,
+                "ticker_mismatches": self.ticker_mismatches, "mid": str(self.view.mid) if self.view else None}
+
     # ------------------------------------------------------------------ helpers
     def _untrusted(self, fetch: bool = True) -> None:
         if self.view is not None and not self.view.stale:

@@ -390,6 +390,12 @@ class Store:
                     "updated_ns = excluded.updated_ns, run_id = excluded.run_id",
                     (f"{venue}:{symbol}", venue, symbol, position, ledger, now, run_id))
 
+    def last_client_id(self, venue: str, symbol: str) -> str | None:
+        """The greatest client order id the OMS ever journaled for this symbol (ids sort by creation)."""
+        row = self._conn.execute("SELECT max(client_order_id) FROM oms_orders WHERE venue = ? AND symbol = ?",
+                                 (venue, symbol)).fetchone()
+        return row[0] if row else None
+
     def load_journal(self, venue: str, symbol: str) -> tuple[list[str], str | None, str | None]:
         """What the OMS last persisted: its non-terminal orders (JSON), its position and its fill ledger."""
         rows = self._conn.execute("SELECT state FROM oms_orders WHERE venue = ? AND symbol = ? AND terminal = 0 "

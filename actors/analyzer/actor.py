@@ -1,0 +1,95 @@
+"""The analyzer actor: PnL net of fees from our fills, markouts per fill, fill statistics, and their
+periodic record (pnl snapshots, inventory) in the store. It decides nothing; it is last in the tree, so a
+crash of it never touches trading."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from actors.analyzer.markout import MarkoutTracker
+from actors.analyzer.pnl import PnlBook
+from actors.analyzer.stats import FillStats
+from actors.base import EngineActor, handles
+from actors.book.view import MarketView
+from actors.context import SymbolContext
+from actors.oms.messages import OpenOrdersView, OrderFilled
+from actors.oms.position import Position
+from actors.store.store import Store
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    """Timer message: record PnL and inventory."""
+
+
+class AnalyzerActor(EngineActor):
+    name = "analyzer"
+
+    def __init__(self, ctx: SymbolContext, on_failed: Any = None, *, every_s: float = 10.0) -> None:
+        super().__init__(on_failed)
+        self.ctx = ctx
+        self.every_s = every_s
+        self.pnl = PnlBook(ctx.symbol, ctx.instrument.quote_asset)
+        self.markouts = MarkoutTracker()
+        self.stats = FillStats(ctx.clock.time_ns())
+        self.mark: Decimal | None = None
+        self.open_buy_lots = self.open_sell_lots = 0
+        self.store: Store | None = None
+        self._timer: Any = None
+
+    def on_start(self) -> None:
+        ctx = self.ctx
+        self.store = Store.open(ctx.settings.store.path, clock=ctx.clock)
+        _, pos_json, _ = self.store.load_journal(ctx.venue, ctx.symbol)
+        if pos_json:
+            pos = msgspec.json.decode(pos_json, type=Position)
+            if pos.lots:
+                self.pnl = PnlBook.opened(ctx.symbol, ctx.instrument.quote_asset,
+                                          ctx.instrument.lots_to_qty(pos.lots), pos.avg_entry)
+        self._timer = ctx.timers.tell_every(self.every_s, self.actor_ref, Snapshot())
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.store is not None:
+            self._snapshot(Snapshot())
+            self.store.close()
+
+    @handles(OrderFilled)
+    def _filled(self, f: OrderFilled) -> None:
+        ins = self.ctx.instrument
+        qty = ins.lots_to_qty(f.qty_lots)
+        now = self.ctx.clock.time_ns()
+        self.pnl = self.pnl.apply(f.side, qty, f.price, f.commission, f.commission_asset or None, f.realized_pnl)
+        self.markouts.on_fill(f.trade_id, f.side, f.price, qty, f.is_maker, now)
+        self.stats.on_fill(f.client_order_id, qty, f.price, f.is_maker, now)
+
+    @handles(MarketView)
+    def _market(self, v: MarketView) -> None:
+        if not v.stale:
+            self.mark = v.mid
+            self.markouts.on_mid(v.mid, v.last_update_ns)
+
+    @handles(OpenOrdersView)
+    def _open_orders(self, v: OpenOrdersView) -> None:
+        self.open_buy_lots, self.open_sell_lots = v.exposure.buy_lots, v.exposure.sell_lots
+
+    @handles(Snapshot)
+    def _snapshot(self, _: Snapshot) -> None:
+        if self.store is None or self.mark is None:
+            return
+        ins, p, now = self.ctx.instrument, self.pnl, self.ctx.clock.time_ns()
+        try:
+            self.store.record_pnl_snapshot(self.ctx.venue, self.ctx.symbol, position=p.qty, realized_pnl=p.realized,
+                                           unrealized_pnl=p.unrealized(self.mark), fees=p.fees, funding=p.funding,
+                                           mark_price=self.mark, entry_price=p.entry_price, at_ns=now,
+                                           run_id=self.ctx.run_id)
+            self.store.record_inventory(self.ctx.venue, self.ctx.symbol, position=p.qty,
+                                        open_buy_qty=ins.lots_to_qty(self.open_buy_lots),
+                                        open_sell_qty=ins.lots_to_qty(self.open_sell_lots),
+                                        entry_price=p.entry_price, source="analyzer", at_ns=now, run_id=self.ctx.run_id)
+        except Exception as exc:  # analysis must never take anything down with it
+            logger.warning("{}: could not record pnl: {}", self.ctx.symbol, exc)

@@ -1,0 +1,340 @@
+"""The OMS actor: one pure core call per message, then persist → send → publish, in that order.
+
+Every step's orders, fills and position are journaled in one SQLite transaction *before* any command of the
+step reaches the gateway (lesson 4). Risk's current state sets the limits every plan is held to; as a last
+gate, every placement is checked again with risk's own pure pre-trade check before it is sent. Quotes are
+pulled (an empty target) the moment risk says quoting is not allowed, even if the strategy is down.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from actors.base import EngineActor, handles
+from actors.context import SymbolContext
+from actors.gateway.events import AccountUpdate, OrderReport, OrderUpdate, Side, StreamConnected
+from actors.oms import core
+from actors.oms.budget import BudgetParams
+from actors.oms.diff import Limits, Tolerance
+from actors.oms.ids import ClientIds, next_run_id, parse_client_id
+from actors.oms.messages import (
+    CancelRejected,
+    FillsSnapshot,
+    NewOrder,
+    OpenOrdersSnapshot,
+    OpenOrdersView,
+    OrderAnomaly,
+    OrderFilled,
+    OrderNotFound,
+    OrderRejected,
+    PlaceOrders,
+    PositionChanged,
+    PositionMismatch,
+    PositionSnapshot,
+    QueryOpenOrders,
+    QueryPosition,
+)
+from actors.oms.order import TERMINAL, Order, Status
+from actors.oms.position import FillLedger, Position
+from actors.oms.reconcile import OrphanPolicy, ReconcilePolicy
+from actors.risk.checks import Exposure, OrderIntent, pre_trade
+from actors.risk.messages import (
+    CancelAllOrders,
+    FetchPosition,
+    ListOpenOrders,
+    PlaceFlattenOrder,
+    Resumed,
+    RiskState,
+    TradingState,
+)
+from actors.risk.params import Limits as RiskLimits
+from actors.store.store import JournalOrder, Store
+from actors.strategy.messages import QuoteTarget
+
+# How an OMS status reads in the human-facing orders table (actors/store/models.py).
+_STORE_STATUS = {
+    Status.NEW: "INTENT", Status.PENDING_NEW: "INTENT", Status.UNKNOWN: "UNKNOWN", Status.OPEN: "NEW",
+    Status.PARTIALLY_FILLED: "PARTIALLY_FILLED", Status.PENDING_CANCEL: "CANCEL_REQUESTED",
+    Status.FILLED: "FILLED", Status.CANCELED: "CANCELED", Status.REJECTED: "REJECTED", Status.EXPIRED: "EXPIRED",
+}
+_ORDER_ENC = msgspec.json.Encoder()
+_ORDER_DEC = msgspec.json.Decoder(Order)
+_POS_DEC = msgspec.json.Decoder(Position)
+_LEDGER_DEC = msgspec.json.Decoder(FillLedger)
+
+
+class OmsTick(msgspec.Struct, frozen=True):
+    """Timer message: follow-ups, pruning, periodic reconciliation, WAL checkpoint."""
+
+
+def oms_params(ctx: SymbolContext) -> core.OmsParams:
+    o = ctx.settings.oms
+    return core.OmsParams(
+        tolerance=Tolerance(o.refresh_tolerance_ticks, Decimal(str(o.refresh_tolerance_qty))),
+        budget=BudgetParams(o.places_per_s, o.places_per_min, o.cancels_per_s, o.cancels_per_min,
+                            o.min_order_lifetime_ms),
+        reconcile=ReconcilePolicy(OrphanPolicy.ADOPT if o.orphans == "adopt" else OrphanPolicy.CANCEL),
+        followup_after_ms=o.followup_after_ms, reconcile_every_ms=int(o.reconcile_every_s * 1000))
+
+
+class OmsActor(EngineActor):
+    name = "oms"
+
+    def __init__(self, ctx: SymbolContext, on_failed: Any = None) -> None:
+        super().__init__(on_failed)
+        self.ctx = ctx
+        self.venue = ctx.venue
+        self.state: core.OmsState | None = None
+        self.store: Store | None = None
+        self.risk: RiskState | None = None
+        self.risk_limits = RiskLimits.from_params(ctx.settings.risk, ctx.instrument)
+        self.target: QuoteTarget | None = None
+        self._forward_to_risk: set[int] = set()  # asked_ns of queries risk's panicstop is waiting for
+        self._ticks = 0
+        self._timer: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_start(self) -> None:
+        ctx = self.ctx
+        self.store = Store.open(ctx.settings.store.path, clock=ctx.clock, autocheckpoint=False)
+        orders_json, pos_json, ledger_json = self.store.load_journal(self.venue, ctx.symbol)
+        stored = tuple(_ORDER_DEC.decode(j) for j in orders_json)
+        last = parse_client_id(self.store.last_client_id(self.venue, ctx.symbol) or "")
+        now = ctx.clock.time_ns()
+        ids = ClientIds(f"mm{ctx.symbol}"[:14], next_run_id(now, last[1] if last else None))
+        step = core.start(ctx.symbol, ctx.instrument, oms_params(ctx), ids, now, stored_orders=stored,
+                          position=_POS_DEC.decode(pos_json) if pos_json else None,
+                          ledger=_LEDGER_DEC.decode(ledger_json) if ledger_json else None)
+        logger.info("{} OMS started: {} stored open orders, position {} lots, reconciling", ctx.symbol, len(stored),
+                    step.state.position.lots)
+        self._run(step)
+        self._timer = ctx.timers.tell_every(ctx.settings.oms.tick_s, self.actor_ref, OmsTick())
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.store is not None:
+            self.store.checkpoint()
+            self.store.close()
+
+    # ------------------------------------------------------------------ the step: persist → send → publish
+    def _run(self, step: core.Step) -> None:
+        self._persist(step)
+        self.state = step.state
+        for cmd in step.commands:
+            if isinstance(cmd, PlaceOrders):
+                self._send_places(cmd)
+            else:
+                self.ctx.peers.tell("gateway", cmd)
+        for ev in step.events:
+            self._publish(ev)
+
+    def _persist(self, step: core.Step) -> None:
+        if not (step.persist or step.fills or step.position is not None or step.ledger is not None):
+            return
+        assert self.store is not None
+        ins = self.ctx.instrument
+        orders = [JournalOrder(o.client_order_id, o.side.value, ins.ticks_to_price(o.price_ticks),
+                               ins.lots_to_qty(o.qty_lots), o.time_in_force, o.reduce_only, o.created_ns,
+                               _STORE_STATUS[o.status], o.exchange_id or None, ins.lots_to_qty(o.filled_lots),
+                               o.status in TERMINAL, _ORDER_ENC.encode(o).decode(), o.reason,
+                               "exchange" if o.adopted else "intent")
+                  for o in step.persist]
+        self.store.journal(venue=self.venue, symbol=self.ctx.symbol, run_id=self.ctx.run_id,
+                           at_ns=self.ctx.clock.time_ns(), orders=orders, fills=step.fills,
+                           position=_ORDER_ENC.encode(step.position).decode() if step.position is not None else None,
+                           ledger=_ORDER_ENC.encode(step.ledger).decode() if step.ledger is not None else None)
+
+    def _send_places(self, cmd: PlaceOrders) -> None:
+        """Risk's own pre-trade check on each placement, as the last thing before the wire. The plan already
+        held to the limits; a refusal here is a bug, so the order is withdrawn and an alert raised."""
+        assert self.state is not None
+        exposure = self.state.exposure
+        ok: list[NewOrder] = []
+        for o in cmd.orders:
+            buy = o.side is Side.BUY
+            # the exposure already counts this order: check it as the order to add on top of the others
+            others = Exposure(self.state.position.lots, exposure.buy_lots - (o.qty_lots if buy else 0),
+                              exposure.sell_lots - (0 if buy else o.qty_lots))
+            state = self.risk.trading_state if self.risk is not None else TradingState.ACTIVE
+            decision = pre_trade(OrderIntent(o.side, o.qty_lots, o.price_ticks, o.reduce_only), others,
+                                 self.risk_limits, state, instrument=self.ctx.instrument)
+            if decision.ok:
+                ok.append(o)
+            else:
+                logger.error("{} pre-trade check refused {}: {}", self.ctx.symbol, o.client_order_id, decision.reason)
+                self._run(core.on_order_rejected(self.state, OrderRejected(
+                    o.client_order_id, None, f"pre-trade: {decision.reason}", "rejected"), self.ctx.clock.time_ns()))
+        if ok:
+            self.ctx.peers.tell("gateway", cmd if len(ok) == len(cmd.orders) else PlaceOrders(cmd.symbol, tuple(ok)))
+
+    def _publish(self, ev: Any) -> None:
+        peers = self.ctx.peers
+        if isinstance(ev, OrderFilled | PositionChanged):
+            peers.tell("risk", ev)
+            peers.tell("strategy", ev)
+            peers.tell("analyzer", ev)
+        elif isinstance(ev, PositionMismatch):
+            logger.error("{} position mismatch: ours {} lots, exchange {} lots", ev.symbol, ev.local_lots,
+                         ev.exchange_lots)
+            peers.tell("risk", ev)
+        elif isinstance(ev, OpenOrdersView):
+            peers.tell("strategy", ev)
+        elif isinstance(ev, OrderAnomaly):
+            (logger.error if ev.severe else logger.warning)("{} order {}: {}", ev.symbol, ev.client_order_id,
+                                                            ev.what)
+            peers.tell("risk", ev)
+
+    # ------------------------------------------------------------------ inputs
+    def _now(self) -> int:
+        return self.ctx.clock.time_ns()
+
+    @handles(QuoteTarget)
+    def _target(self, t: QuoteTarget) -> None:
+        self.target = t
+        self._requote()
+
+    def _requote(self) -> None:
+        assert self.state is not None
+        t = self.target
+        if t is None:
+            return
+        r = self.risk
+        if r is not None and not r.quotes_allowed:
+            t = QuoteTarget(t.symbol, (), (), t.made_ns, reason="risk: quoting not allowed")
+        self._run(core.on_target(self.state, t, self._limits(), self._now()))
+
+    def _limits(self) -> Limits:
+        assert self.state is not None
+        lim = self.risk_limits.max_inventory_lots
+        r = self.risk
+        if r is None or r.trading_state is TradingState.ACTIVE:
+            return Limits(lim, lim)
+        pos = self.state.position.lots  # REDUCING (or HALTED): nothing may add to the position
+        return Limits(max(pos, 0), max(-pos, 0))
+
+    @handles(RiskState)
+    def _risk(self, r: RiskState) -> None:
+        assert self.state is not None
+        prev, self.risk = self.risk, r
+        if r.trading_state is TradingState.HALTED and self.state.mode is not core.Mode.HALTED:
+            self._run(core.panicstop(self.state, r.reason or "risk HALTED", self._now()))
+            return
+        if prev is None or prev.quotes_allowed != r.quotes_allowed or prev.trading_state != r.trading_state:
+            self._requote()
+
+    @handles(Resumed)
+    def _resumed(self, _: Resumed) -> None:
+        assert self.state is not None
+        if self.state.mode is core.Mode.HALTED:
+            self._run(core.resume(self.state, self._now()))
+
+    @handles(OrderReport)
+    def _report(self, r: OrderReport) -> None:
+        assert self.state is not None
+        self._run(core.on_order_report(self.state, r, self._now()))
+
+    @handles(OrderUpdate)
+    def _update(self, u: OrderUpdate) -> None:
+        assert self.state is not None
+        self._run(core.on_order_update(self.state, u, self._now()))
+
+    @handles(OrderRejected)
+    def _rejected(self, m: OrderRejected) -> None:
+        assert self.state is not None
+        self._run(core.on_order_rejected(self.state, m, self._now()))
+        if m.kind.lower() not in ("unknown_state",) and m.code != core.POST_ONLY_WOULD_TAKE:
+            self.ctx.peers.tell("risk", m)  # counts toward the order-error rate
+
+    @handles(CancelRejected)
+    def _cancel_rejected(self, m: CancelRejected) -> None:
+        assert self.state is not None
+        self._run(core.on_cancel_rejected(self.state, m, self._now()))
+
+    @handles(OrderNotFound)
+    def _not_found(self, m: OrderNotFound) -> None:
+        assert self.state is not None
+        self._run(core.on_order_not_found(self.state, m, self._now()))
+
+    @handles(OpenOrdersSnapshot)
+    def _open_orders(self, m: OpenOrdersSnapshot) -> None:
+        assert self.state is not None
+        self._run(core.on_open_orders(self.state, m, self._now()))
+        if self.state.mode is core.Mode.HALTED or m.asked_ns in self._forward_to_risk:
+            self._forward_to_risk.discard(m.asked_ns)
+            self.ctx.peers.tell("risk", m)  # the panicstop's confirmation that nothing is left open
+
+    @handles(FillsSnapshot)
+    def _fills(self, m: FillsSnapshot) -> None:
+        assert self.state is not None
+        self._run(core.on_fills(self.state, m, self._now()))
+
+    @handles(PositionSnapshot)
+    def _position(self, m: PositionSnapshot) -> None:
+        assert self.state is not None
+        was_reconciling = self.state.round is not None
+        self._run(core.on_position(self.state, m, self._now()))
+        if m.asked_ns in self._forward_to_risk:
+            self._forward_to_risk.discard(m.asked_ns)
+            self.ctx.peers.tell("risk", m)
+        if was_reconciling and self.state.round is None and self.state.mode is core.Mode.QUOTING:
+            self._requote()  # reconciled: quote the latest target at once
+
+    @handles(AccountUpdate)
+    def _account(self, _: AccountUpdate) -> None:
+        pass  # the position moves with fills; reconciliation compares it with positionRisk
+
+    @handles(StreamConnected)
+    def _user_stream_up(self, _: StreamConnected) -> None:
+        assert self.state is not None
+        if self.state.round is None:  # events may have been missed while it was down
+            self._run(core.begin_reconcile(self.state, self._now()))
+
+    @handles(OmsTick)
+    def _tick(self, _: OmsTick) -> None:
+        assert self.state is not None and self.store is not None
+        self._run(core.on_tick(self.state, self._now()))
+        self._ticks += 1
+        if self._ticks % 20 == 0:
+            self.store.checkpoint()  # off the send path (this connection never autocheckpoints)
+
+    # ------------------------------------------------------------------ risk's panicstop work orders
+    @handles(CancelAllOrders)
+    def _cancel_all(self, m: CancelAllOrders) -> None:
+        assert self.state is not None
+        self._run(core.panicstop(self.state, "panicstop", self._now()))
+
+    @handles(ListOpenOrders)
+    def _list_open(self, m: ListOpenOrders) -> None:
+        asked = self._now()
+        self._forward_to_risk.add(asked)
+        self.ctx.peers.tell("gateway", QueryOpenOrders(self.ctx.symbol, asked))
+
+    @handles(FetchPosition)
+    def _fetch_position(self, m: FetchPosition) -> None:
+        asked = self._now()
+        self._forward_to_risk.add(asked)
+        self.ctx.peers.tell("gateway", QueryPosition(self.ctx.symbol, asked))
+
+    @handles(PlaceFlattenOrder)
+    def _flatten(self, m: PlaceFlattenOrder) -> None:
+        logger.error("{}: flattening after a panicstop is not supported yet ([risk] panic_flatten = false)",
+                     self.ctx.symbol)
+
+    # ------------------------------------------------------------------ reads (tests, shutdown)
+    def describe(self) -> dict[str, Any]:
+        s = self.state
+        if s is None:
+            return {"name": self.name, "mode": "starting"}
+        return {"name": self.name, "mode": str(s.mode), "position_lots": s.position.lots,
+                "live": [o.client_order_id for o in s.book.live()], "worst_long_lots": s.worst_long_lots,
+                "worst_short_lots": s.worst_short_lots, "realized_pnl": str(s.position.realized_pnl),
+                "fees": {a: str(v) for a, v in s.position.fees}}
+
+    @property
+    def open_orders(self) -> tuple[Order, ...]:
+        return self.state.book.live() if self.state is not None else ()

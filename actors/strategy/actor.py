@@ -1,0 +1,93 @@
+"""The strategy actor: turns what it hears (market views, position, risk's state) into a ``QuoteTarget``
+for the OMS, through the pure ``quote``. It never sends an order itself.
+
+A new target is told when its shape changes (a fill, an inventory threshold, risk's state: at once) or when
+prices moved past the refresh tolerance and the quote interval has passed; a timer re-evaluates so that a
+quiet market still gets its refresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from actors.base import EngineActor, handles
+from actors.book.view import MarketView
+from actors.context import SymbolContext
+from actors.oms.messages import OpenOrdersView, OrderFilled, PositionChanged
+from actors.risk.messages import RiskState
+from actors.strategy.fixed_spread import quote, should_publish
+from actors.strategy.messages import QuoteTarget
+from actors.strategy.params import Fees
+
+
+class Requote(msgspec.Struct, frozen=True):
+    """Timer message: evaluate the target again."""
+
+
+class StrategyActor(EngineActor):
+    name = "strategy"
+
+    def __init__(self, ctx: SymbolContext, on_failed: Any = None) -> None:
+        super().__init__(on_failed)
+        self.ctx = ctx
+        self.params = ctx.settings.strategy
+        self.fees = Fees(ctx.settings.fees.maker, ctx.settings.fees.taker)
+        self.market: MarketView | None = None
+        self.position_lots = 0
+        self.risk: RiskState | None = None
+        self.last: QuoteTarget | None = None
+        self._timer: Any = None
+
+    def on_start(self) -> None:
+        self._timer = self.ctx.timers.tell_every(self.params.quote_interval_ms / 1000, self.actor_ref, Requote())
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def describe(self) -> dict[str, Any]:
+        t = self.last
+        return {"name": self.name, "position_lots": self.position_lots,
+                "bids": [(q.price_ticks, q.qty_lots) for q in t.bids] if t else [],
+                "asks": [(q.price_ticks, q.qty_lots) for q in t.asks] if t else [], "reason": t.reason if t else ""}
+
+    @handles(MarketView)
+    def _market(self, v: MarketView) -> None:
+        self.market = v
+        self._evaluate()
+
+    @handles(RiskState)
+    def _risk(self, r: RiskState) -> None:
+        prev, self.risk = self.risk, r
+        if prev is None or (prev.trading_state, prev.quotes_allowed) != (r.trading_state, r.quotes_allowed):
+            self._evaluate(force=True)
+
+    @handles(PositionChanged)
+    def _position(self, p: PositionChanged) -> None:
+        self._set_position(p.position_lots)
+
+    @handles(OrderFilled)
+    def _filled(self, f: OrderFilled) -> None:
+        self._set_position(f.position_lots)
+
+    @handles(OpenOrdersView)
+    def _view(self, v: OpenOrdersView) -> None:
+        self._set_position(v.position_lots)
+
+    def _set_position(self, lots: int) -> None:
+        if lots != self.position_lots:
+            self.position_lots = lots
+            self._evaluate(force=True)  # re-quote after fills
+
+    @handles(Requote)
+    def _requote(self, _: Requote) -> None:
+        self._evaluate()
+
+    def _evaluate(self, force: bool = False) -> None:
+        target = quote(self.market, self.position_lots, self.params, self.ctx.instrument, self.fees, self.risk,
+                       self.ctx.clock.time_ns())
+        if force or should_publish(self.last, target, self.params):
+            self.last = target
+            self.ctx.peers.tell("oms", target)

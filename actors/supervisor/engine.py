@@ -1,0 +1,273 @@
+"""The root of the engine: one supervised tree per symbol (``one_for_one`` across symbols), the shared
+account resources, start-up and an orderly shutdown.
+
+Per symbol, ``SymbolTree`` builds gateway → book → risk → oms → strategy → analyzer under a
+``SupervisorActor`` (``rest_for_one``). A tree that exceeds its restart intensity panicstops: it cancels
+every order of its symbol over REST directly (its own children are what is failing), confirms none is left,
+records a P0 risk event and alerts; then the root restarts it. Past the root's own intensity everything is
+panicstopped and ``run`` returns non-zero, so systemd restarts the process.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.analyzer.actor import AnalyzerActor
+from actors.base import Inspect, Peers
+from actors.book.actor import BookActor
+from actors.clock import Clock, WallClock
+from actors.context import SymbolContext
+from actors.gateway.actor import GatewayActor
+from actors.gateway.binance.errors import BinanceError
+from actors.gateway.binance.rest import BinanceRest
+from actors.instrument import Instrument
+from actors.oms.actor import OmsActor
+from actors.oms.ids import next_run_id
+from actors.risk.actor import RiskActor
+from actors.risk.messages import CancelAllOrders, Notify
+from actors.settings import Credentials, Settings
+from actors.store.store import Store
+from actors.supervisor.actor import StartTree, SupervisorActor
+from actors.supervisor.lock import InstanceLock
+from actors.supervisor.messages import ChildRestarted, TreeGaveUp
+from actors.supervisor.tree import SYMBOL_CHILDREN, RestartIntensity, Strategy, TreeSpec
+from actors.timers import Timers
+
+EXIT_OK = 0
+EXIT_ESCALATED = 1  # the root gave up: systemd restarts the process
+
+
+@dataclass
+class EngineStats:
+    tree_restarts: dict[str, int] = field(default_factory=dict)
+    trees_gave_up: list[TreeGaveUp] = field(default_factory=list)
+    child_restarts: list[ChildRestarted] = field(default_factory=list)
+
+
+class SymbolTree:
+    def __init__(self, engine: Engine, symbol: str, instrument: Instrument) -> None:
+        self.engine = engine
+        self.symbol = symbol
+        self.peers = Peers()
+        s = engine.settings
+        self.ctx = SymbolContext(symbol, s.exchange.venue, instrument, engine.clock, engine.timers, self.peers, s,
+                                 engine.rest, engine.ws_url, engine.run_id)
+        self.spec = TreeSpec(symbol, SYMBOL_CHILDREN, Strategy.REST_FOR_ONE, s.supervision.max_restarts,
+                             s.supervision.within_s)
+        self.sup: pykka.ActorRef | None = None
+
+    def factories(self) -> dict[str, Callable[[Any], pykka.ActorRef]]:
+        ctx, alert = self.ctx, self.engine.alert
+        return {
+            "gateway": lambda f: GatewayActor.start(ctx, f),
+            "book": lambda f: BookActor.start(ctx, f),
+            "risk": lambda f: RiskActor.start(ctx, f, on_alert=alert),
+            "oms": lambda f: OmsActor.start(ctx, f),
+            "strategy": lambda f: _start_strategy(ctx, f),
+            "analyzer": lambda f: AnalyzerActor.start(ctx, f),
+        }
+
+    def start(self) -> bool:
+        sv = self.engine.settings.supervision
+        self.sup = SupervisorActor.start(
+            self.spec, self.factories(), self.peers, self.engine.clock, self.engine.timers,
+            on_gave_up=self.engine.tree_gave_up, on_restarted=self.engine.child_restarted, give_up=self.panicstop,
+            heartbeat_s=sv.heartbeat_s, heartbeat_timeout_s=sv.heartbeat_timeout_s)
+        return bool(self.sup.ask(StartTree(), timeout=60))
+
+    def panicstop(self, reason: str) -> bool:
+        """Cancel every order of the symbol over REST and confirm none is left (the tree's own actors may be
+        what is broken, so nothing here goes through them)."""
+        left: list[Any] = []
+        try:
+            left = self.engine.rest.cancel_all(self.symbol, confirm_rounds=5)
+        except BinanceError as exc:
+            logger.critical("{} panicstop: cancel-all failed: {}", self.symbol, exc)
+            left = [None]
+        ok = not left
+        self.engine.alert(Notify("P0", f"{self.symbol} panicstop",
+                                 f"{reason}; {'no order left open' if ok else f'{len(left)} order(s) still open!'}",
+                                 self.engine.clock.time_ns()))
+        self.engine.record_risk_event(self.symbol, "panicstop_tree", {"reason": reason, "confirmed": ok})
+        return ok
+
+    def inspect(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in SYMBOL_CHILDREN:
+            ref = self.peers.get(name)
+            if ref is None:
+                out[name] = None
+                continue
+            try:
+                out[name] = ref.ask(Inspect(), timeout=3)
+            except (pykka.Timeout, pykka.ActorDeadError):
+                out[name] = None
+        return out
+
+    def stop(self) -> None:
+        if self.sup is not None and self.sup.is_alive():
+            try:
+                self.sup.stop(timeout=30)
+            except pykka.Timeout:
+                logger.error("{}: tree did not stop in time", self.symbol)
+
+
+def _start_strategy(ctx: SymbolContext, on_failed: Any) -> pykka.ActorRef:
+    from actors.strategy.actor import StrategyActor
+
+    return StrategyActor.start(ctx, on_failed)
+
+
+class Engine:
+    def __init__(self, settings: Settings, symbols: list[str], rest_url: str, ws_url: str, creds: Credentials,
+                 *, clock: Clock | None = None, on_alert: Callable[[Notify], None] | None = None) -> None:
+        self.settings = settings
+        self.symbols = symbols
+        self.ws_url = ws_url
+        self.clock = clock or WallClock()
+        self.timers = Timers(self.clock)
+        self.run_id = f"run-{next_run_id(self.clock.time_ns())}"
+        self._creds = creds
+        self._on_alert = on_alert
+        ex = settings.exchange
+        self.rest = BinanceRest(rest_url, creds.api_key, creds.api_secret, clock=self.clock, stp_mode=ex.stp_mode,
+                                recv_window_ms=ex.recv_window_ms, rate_safety=ex.rate_limit_safety)
+        self.store: Store | None = None
+        self.trees: dict[str, SymbolTree] = {}
+        self.locks: list[InstanceLock] = []
+        self.stats = EngineStats()
+        self._events: queue.Queue[TreeGaveUp] = queue.Queue()
+        self._store_lock = threading.Lock()
+        self.root_intensity = RestartIntensity(settings.supervision.root_max_restarts,
+                                               settings.supervision.root_within_s)
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        """Locks, store, exchange info, then every symbol's tree. Raises before trading if any of it fails."""
+        for sym in self.symbols:
+            lock = InstanceLock(self.settings.engine.state_dir, self.settings.exchange.venue, self._creds.api_key, sym)
+            lock.acquire()  # InstanceLocked: a second instance refuses to start
+            self.locks.append(lock)
+        self.store = Store.open(self.settings.store.path, clock=self.clock)
+        self.store.start_run(self.run_id, symbols=self.symbols)
+        self.rest.sync_time()
+        info = self.rest.exchange_info()
+        missing = [s for s in self.symbols if s not in info.instruments]
+        if missing:
+            raise ValueError(f"not listed on the exchange: {', '.join(missing)}")
+        for sym in self.symbols:
+            tree = SymbolTree(self, sym, info.instrument(sym))
+            self.trees[sym] = tree
+            if not tree.start():
+                logger.error("{}: tree could not start", sym)
+        logger.info("engine {} trading {} ({} restarts per {:g}s per symbol)", self.run_id, ", ".join(self.symbols),
+                    self.settings.supervision.max_restarts, self.settings.supervision.within_s)
+
+    # ------------------------------------------------------------------ supervision callbacks
+    def tree_gave_up(self, ev: TreeGaveUp) -> None:
+        self._events.put(ev)
+
+    def child_restarted(self, ev: ChildRestarted) -> None:
+        self.stats.child_restarts.append(ev)
+
+    def alert(self, n: Notify) -> None:
+        (logger.critical if n.level == "P0" else logger.warning)("ALERT {} {}: {}", n.level, n.title, n.body)
+        if self._on_alert is not None:
+            try:
+                self._on_alert(n)
+            except Exception as exc:  # an alert channel must never take trading down
+                logger.error("alert delivery failed: {}", exc)
+
+    def record_risk_event(self, symbol: str, kind: str, detail: dict[str, Any]) -> None:
+        if self.store is None:
+            return
+        with self._store_lock:
+            try:
+                self.store.record_risk_event(kind, venue=self.settings.exchange.venue, symbol=symbol, severity="P0",
+                                             detail=detail, run_id=self.run_id)
+            except Exception as exc:
+                logger.error("could not record {}: {}", kind, exc)
+
+    # ------------------------------------------------------------------ the root loop
+    def run(self, stop: threading.Event, duration_s: float = 0.0) -> int:
+        """Until ``stop`` is set or ``duration_s`` passes; restarts trees that gave up (one_for_one)."""
+        deadline = self.clock.monotonic_ns() + int(duration_s * 1e9) if duration_s else None
+        while not stop.is_set():
+            if deadline is not None and self.clock.monotonic_ns() >= deadline:
+                break
+            try:
+                ev = self._events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.stats.trees_gave_up.append(ev)
+            if self.root_intensity.record(self.clock.monotonic_ns()):
+                logger.critical("root: {} symbol trees gave up within {:g}s: panicstop everything, exit",
+                                self.root_intensity.recent, self.settings.supervision.root_within_s)
+                for tree in self.trees.values():
+                    tree.panicstop("root escalation")
+                self.alert(Notify("P0", "engine escalation", "too many symbol trees gave up: the process exits "
+                                  "(systemd restarts it)", self.clock.time_ns()))
+                return EXIT_ESCALATED
+            tree = self.trees[ev.tree]
+            tree.stop()
+            self.stats.tree_restarts[ev.tree] = self.stats.tree_restarts.get(ev.tree, 0) + 1
+            logger.warning("root: restarting the {} tree after it gave up ({})", ev.tree, ev.reason)
+            fresh = SymbolTree(self, ev.tree, tree.ctx.instrument)
+            self.trees[ev.tree] = fresh
+            fresh.start()
+        return EXIT_OK
+
+    # ------------------------------------------------------------------ shutdown
+    def shutdown(self, reason: str = "shutdown") -> dict[str, Any]:
+        """Cancel all, confirm, flush, stop. Every OMS goes HALTED (it places nothing more, cancels everything
+        and anything acknowledged later); what is still open after that is cancelled over REST directly and
+        confirmed."""
+        for tree in self.trees.values():
+            tree.peers.tell("oms", CancelAllOrders(tree.symbol, 0, self.clock.time_ns()))
+        end = self.clock.monotonic_ns() + 5_000_000_000
+        for tree in self.trees.values():
+            while self.clock.monotonic_ns() < end:
+                oms = tree.inspect().get("oms") or {}
+                if not oms.get("live"):
+                    break
+                threading.Event().wait(0.1)
+        for tree in self.trees.values():
+            tree.stop()
+        summary: dict[str, Any] = {"run_id": self.run_id, "symbols": {}}
+        for sym in self.symbols:
+            try:
+                left = self.rest.cancel_all(sym, confirm_rounds=5)
+                pos = self.rest.position_risk(sym)
+            except BinanceError as exc:
+                logger.error("{}: final cancel-all/position failed: {}", sym, exc)
+                left, pos = [None], []
+            summary["symbols"][sym] = {"open_orders": len(left),
+                                       "position": str(sum((p.qty for p in pos if p.symbol == sym), 0)),
+                                       "unrealized_pnl": str(sum((p.unrealized_pnl for p in pos if p.symbol == sym),
+                                                                 0))}
+        if self.store is not None:
+            self.store.end_run(self.run_id, reason=reason)
+            for sym in self.symbols:
+                rows = self.store.fills(symbol=sym)
+                realized = sum((f.realized_pnl for f in rows), 0)
+                fees = sum((f.commission for f in rows if f.commission_asset == self.trees[sym].ctx.instrument
+                            .quote_asset), 0)
+                run_rows = [f for f in rows if f.run_id == self.run_id]
+                summary["symbols"][sym].update({"fills_this_run": len(run_rows), "fills_total": len(rows),
+                                                "realized_pnl": str(realized), "fees": str(fees),
+                                                "net_pnl": str(realized - fees)})
+            self.store.checkpoint("TRUNCATE")
+            self.store.close()
+        self.timers.stop()
+        self.rest.close()
+        for lock in self.locks:
+            lock.release()
+        return summary
+
