@@ -128,5 +128,11 @@ class EngineActor(pykka.ThreadingActor):
     def on_failure(self, exception_type: type[BaseException] | None, exception_value: BaseException | None,
                    traceback: Any) -> None:
         logger.opt(exception=(exception_type, exception_value, traceback)).error("{} crashed", self.name)
+        # pykka stops a crashed actor without on_stop: release its sockets, threads, timers and files here,
+        # or a crashed gateway would go on streaming beside its successor
+        try:
+            self.on_stop()
+        except Exception as exc:
+            logger.error("{}: cleanup after the crash failed: {}", self.name, exc)
         if self._on_failed is not None and exception_value is not None:
             self._on_failed(self.name, exception_value)

@@ -106,7 +106,6 @@ class GatewayActor(EngineActor):
                 self.ctx.peers.tell("oms", ev)
         elif isinstance(ev, AccountUpdate):
             self.ctx.peers.tell("oms", ev)
-            self.ctx.peers.tell("risk", ev)
         elif isinstance(ev, ListenKeyExpired):
             logger.warning("{}: listenKey expired; the keeper makes a new one", self._symbol)
 

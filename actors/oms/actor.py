@@ -174,10 +174,12 @@ class OmsActor(EngineActor):
 
     def _publish(self, ev: Any) -> None:
         peers = self.ctx.peers
-        if isinstance(ev, OrderFilled | PositionChanged):
+        if isinstance(ev, OrderFilled):
             peers.tell("risk", ev)
             peers.tell("strategy", ev)
             peers.tell("analyzer", ev)
+        elif isinstance(ev, PositionChanged):
+            peers.tell("strategy", ev)
         elif isinstance(ev, PositionMismatch):
             logger.error("{} position mismatch: ours {} lots, exchange {} lots", ev.symbol, ev.local_lots,
                          ev.exchange_lots)

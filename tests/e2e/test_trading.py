@@ -1,0 +1,30 @@
+"""A normal run, end to end: the engine quotes, gets filled, and its database agrees with the exchange."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from actors.store.store import Store
+
+from .harness import KEY, Live, wait_until
+
+
+def test_normal_run_fills_and_the_database_equals_the_exchange(tmp_path: Path) -> None:
+    with Live(tmp_path, sim={"regimes": (("ETHUSDC", "high_vol"),)}) as live:
+        assert wait_until(live.quoting, 20), live.tree()
+        assert wait_until(lambda: live.exchange_fills() >= 3, 60), "no fills"
+        summary = live.stop_engine()
+        trades = live.sx.call(lambda rt: [t.id for t in rt.core.accounts[KEY].trades.get("ETHUSDC", [])])
+        position = live.exchange_position()
+    assert summary["symbols"]["ETHUSDC"]["open_orders"] == 0  # cancelled and confirmed on the way out
+    with Store.open_readonly(tmp_path / "mm.db") as st:
+        fills = st.fills(symbol="ETHUSDC")
+        assert sorted(f.trade_id for f in fills) == sorted(trades)  # every fill, once
+        signed = sum((f.qty if f.side == "BUY" else -f.qty for f in fills), Decimal(0))
+        assert signed == position
+        assert all(f.client_order_id.startswith("mmETHUSDC.") for f in fills)  # ours, keyed by client id
+        assert not st.open_orders("ETHUSDC")
+    worst_long = max(w[0] for w in live.worst)
+    worst_short = min(w[1] for w in live.worst)
+    assert worst_long <= 100 and worst_short >= -100  # max_inventory 0.1 ETH = 100 lots, at every fill
