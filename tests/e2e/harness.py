@@ -140,11 +140,11 @@ class Live:
         return self.tree(symbol).get("oms") or {}
 
     def quoting(self, symbol: str = "ETHUSDC") -> bool:
-        """The OMS is quoting and the exchange holds exactly the orders it thinks are live (no orphans)."""
+        """Quotes rest on the exchange, and every order the exchange holds is one the OMS tracks as live (no
+        orphan). The exchange is read first: an order placed in between is then known to the OMS only."""
+        on_exchange = set(self.exchange_open_orders(symbol))
         oms = self.oms(symbol)
-        if oms.get("mode") != "QUOTING" or not oms.get("live"):
-            return False
-        return set(oms["live"]) == set(self.exchange_open_orders(symbol))
+        return oms.get("mode") == "QUOTING" and bool(on_exchange) and on_exchange <= set(oms.get("live") or ())
 
     def peers(self, symbol: str = "ETHUSDC") -> Any:
         assert self.engine is not None
