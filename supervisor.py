@@ -53,7 +53,10 @@ def print_summary(summary: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary), flush=True)
         return
-    print(f"run {summary['run_id']}", flush=True)
+    lat = summary.get("tick_to_order", {})
+    lat_txt = (f", tick-to-order p50 {lat['p50_ms']:.2f} ms p99 {lat['p99_ms']:.2f} ms over {lat['n']} placements"
+               if lat.get("n") else "")
+    print(f"run {summary['run_id']}: {summary.get('child_restarts', 0)} actor restarts{lat_txt}", flush=True)
     for sym, s in summary["symbols"].items():
         print(f"{sym}: {s['open_orders']} open orders, position {s['position']}, {s.get('fills_this_run', 0)} fills "
               f"this run ({s.get('fills_total', 0)} in all), realized {s.get('realized_pnl', '?')}, fees "

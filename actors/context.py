@@ -25,3 +25,4 @@ class SymbolContext:
     rest: Any  # the venue's REST client, shared by the account's symbols (one rate budget per account)
     ws_url: str
     run_id: str
+    latency: Any = None  # actors.gateway.latency.TickToOrder, shared by the account's symbols

@@ -77,6 +77,7 @@ class StoreSettings:
 @dataclass(frozen=True)
 class EngineSettings:
     state_dir: str = "var"  # instance locks and other local state
+    switch_interval_ms: float = num(0.2, 0.01, 5.0)  # the GIL hand-off interval (CPython's default: 5 ms)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -109,11 +110,149 @@ def bench_store(n: int = 3000) -> dict[str, float]:
     return out
 
 
+TREE_SETTINGS = """
+[exchange]
+rest_url = "{rest}"
+ws_url = "{ws}"
+[store]
+path = "{tmp}/mm.db"
+[engine]
+state_dir = "{tmp}/locks"
+[fees]
+maker = "0"
+[strategy]
+min_spread_bps = 2.0
+fee_buffer_bps = 0.5
+quote_interval_ms = 200
+refresh_tolerance_bps = 0.5
+[oms]
+min_order_lifetime_ms = 100
+places_per_min = 1200
+cancels_per_min = 1200
+places_per_s = 20
+cancels_per_s = 20
+[log]
+level = "WARNING"
+"""
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_tree(minutes: float, speed: float) -> dict[str, Any]:
+    """The engine as a process against simex as another (the exchange is remote in real life): tick-to-order
+    latency through the whole tree, and resident memory over ``minutes`` of accelerated trading."""
+    import json as _json
+    import subprocess
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as d:
+        sim = subprocess.Popen([sys.executable, str(repo / "tools/simex.py"), "--seed", "3", "--speed", str(speed),
+                                "--maker-fee", "0", "--symbols", "ETHUSDC", "--log-level", "WARNING"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert sim.stdout is not None
+            urls = _json.loads(sim.stdout.readline())
+            cfg = Path(d) / "settings.toml"
+            cfg.write_text(TREE_SETTINGS.format(rest=urls["rest"], ws=urls["ws"], tmp=d))
+            env = dict(os.environ, MM_API_KEY="simkey", MM_API_SECRET="simsecret")
+            eng = subprocess.Popen([sys.executable, str(repo / "supervisor.py"), "--symbols", "ETHUSDC", "--config",
+                                    str(cfg), "--duration", str(minutes * 60), "--json-summary"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=repo)
+            rss: list[tuple[float, float]] = []
+            t0 = time.monotonic()
+            while eng.poll() is None:
+                rss.append((time.monotonic() - t0, _rss_mb(eng.pid)))
+                time.sleep(5)
+            out = eng.communicate()[0]
+        finally:
+            sim.terminate()
+            sim.wait(20)
+    summary = _json.loads(out.strip().splitlines()[-1])
+    rss = [r for r in rss if r[1] == r[1]]
+    first = next((m for t, m in rss if t >= 60), rss[0][1])
+    half = [r for r in rss if r[0] >= rss[-1][0] / 2]
+    slope = (half[-1][1] - half[0][1]) / max(1e-9, (half[-1][0] - half[0][0]) / 60) if len(half) > 1 else 0.0
+    return {"tick_to_order": summary["tick_to_order"], "rss_1min_mb": first, "rss_end_mb": rss[-1][1],
+            "rss_slope_mb_per_min_2nd_half": slope, "fills": summary["symbols"]["ETHUSDC"]["fills_this_run"],
+            "open_orders_at_exit": summary["symbols"]["ETHUSDC"]["open_orders"]}
+
+
+def bench_crash(rounds: int) -> dict[str, Any]:
+    """Crash an actor mid-run (alternately the OMS and the gateway, whose restart takes every actor after
+    it), and time until quoting again: the OMS reconciled and an order it knows is resting on the exchange."""
+    import dataclasses
+    import tempfile
+    import threading
+
+    from loguru import logger
+
+    from actors.base import Crash
+    from actors.settings import credentials, parse_settings
+    from actors.supervisor.engine import Engine
+    from simex import SimConfig, SimExchange
+
+    logger.remove()
+    times: dict[str, list[float]] = {"oms": [], "gateway": []}
+    with tempfile.TemporaryDirectory() as d, SimExchange(SimConfig(seed=4, maker_fee="0")) as sx:
+        s = parse_settings({"store": {"path": f"{d}/mm.db"}, "engine": {"state_dir": f"{d}/locks"},
+                            "fees": {"maker": "0"}, "strategy": {"min_spread_bps": 2.0, "fee_buffer_bps": 0.5},
+                            "supervision": {"max_restarts": 1000}, "log": {"level": "ERROR"}})
+        s = dataclasses.replace(s)
+        eng = Engine(s, ["ETHUSDC"], sx.rest_url, sx.ws_url, credentials(s))
+        eng.start()
+        stop = threading.Event()
+        root = threading.Thread(target=eng.run, args=(stop,), daemon=True)
+        root.start()
+        tree = eng.trees["ETHUSDC"]
+
+        def quoting() -> bool:
+            on_exchange = {o["clientOrderId"] for o in sx.state()["accounts"]["simkey"]["open_orders"]}
+            oms = tree.inspect().get("oms") or {}
+            return oms.get("mode") == "QUOTING" and bool(on_exchange) and on_exchange <= set(oms.get("live") or ())
+
+        def wait(pred: Callable[[], bool], timeout: float) -> bool:
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                if pred():
+                    return True
+                time.sleep(0.01)
+            return False
+
+        wait(quoting, 30)
+        for i in range(rounds):
+            name = "oms" if i % 2 == 0 else "gateway"
+            n = len(eng.stats.child_restarts)
+            t = time.monotonic()
+            tree.peers.tell(name, Crash("bench"))
+            wait(lambda n=n: len(eng.stats.child_restarts) > n, 10)
+            if wait(quoting, 30):
+                times[name].append(time.monotonic() - t)
+            time.sleep(1.0)
+        stop.set()
+        root.join(5)
+        eng.shutdown("bench")
+    out: dict[str, Any] = {}
+    for name, ts in times.items():
+        ts.sort()
+        if ts:
+            out[name] = {"n": len(ts), "p50_s": ts[len(ts) // 2], "max_s": ts[-1]}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("MM_SHARED_DATA", DEFAULT_DATA)))
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--only", choices=["feed", "store"], default=None)
+    ap.add_argument("--only", choices=["feed", "store", "tree", "crash"], default=None)
+    ap.add_argument("--minutes", type=float, default=10.0, help="tree benchmark: minutes of accelerated trading")
+    ap.add_argument("--speed", type=float, default=10.0, help="tree benchmark: market speed of the simulator")
+    ap.add_argument("--crashes", type=int, default=10, help="crash benchmark: rounds")
     args = ap.parse_args(argv)
     print(f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} cores, best of {args.repeat}")
@@ -121,7 +260,20 @@ def main(argv: list[str] | None = None) -> int:
         st = bench_store()
         print("store (persist before send, WAL, synchronous=NORMAL): " + ", ".join(
             f"{k.replace('_us', '')} {v:,.0f} µs" for k, v in st.items()))
-    if args.only == "store":
+    if args.only in (None, "crash"):
+        c = bench_crash(args.crashes)
+        print("crash to quoting again (restart, reconcile, an order resting): " + "; ".join(
+            f"{k} crashed: p50 {v['p50_s'] * 1000:,.0f} ms, max {v['max_s'] * 1000:,.0f} ms over {v['n']}"
+            for k, v in c.items()))
+    if args.only in (None, "tree"):
+        t = bench_tree(args.minutes, args.speed)
+        lat = t["tick_to_order"]
+        print(f"tree ({args.minutes:g} min, market at {args.speed:g}x): tick-to-order p50 "
+              f"{lat.get('p50_ms', 0):.2f} ms, p99 {lat.get('p99_ms', 0):.2f} ms, max {lat.get('max_ms', 0):.1f} ms "
+              f"over {lat.get('n', 0)} placements; {t['fills']} fills; RSS {t['rss_1min_mb']:.0f} MB at 1 min, "
+              f"{t['rss_end_mb']:.0f} MB at the end ({t['rss_slope_mb_per_min_2nd_half']:+.2f} MB/min over the "
+              f"second half); {t['open_orders_at_exit']} orders open at exit")
+    if args.only in ("store", "crash", "tree"):
         return 0
     r = bench_feed(args.data, args.repeat)
     print(f"feed: {r['frames']} frames (every hftbacktest capture): pipeline {r['pipeline_msgs_per_s']:,.0f} msg/s, "

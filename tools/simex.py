@@ -59,6 +59,8 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         faults=tuple(args.fault),
         regimes=tuple(args.regime),
         funding_rate=args.funding_rate,
+        maker_fee=args.maker_fee,
+        taker_fee=args.taker_fee,
         funding_interval_s=args.funding_interval_s,
         listen_key_ttl_s=args.listen_key_ttl_s,
         ws_ping_interval_s=args.ws_ping_interval_s,
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ws-port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--fault", action="append", type=parse_fault, default=[], metavar="NAME:k=v,...")
     p.add_argument("--regime", action="append", type=parse_regime, default=[], metavar="SYM=NAME")
+    p.add_argument("--maker-fee", default="0.0002", help="maker commission rate (default 0.0002)")
+    p.add_argument("--taker-fee", default="0.0005", help="taker commission rate (default 0.0005)")
     p.add_argument("--funding-rate", default="0", help="funding rate applied every --funding-interval-s")
     p.add_argument("--funding-interval-s", type=float, default=8 * 3600)
     p.add_argument("--listen-key-ttl-s", type=float, default=3600.0)

@@ -93,6 +93,7 @@ class OmsActor(EngineActor):
         self.risk: RiskState | None = None
         self.risk_limits = RiskLimits.from_params(ctx.settings.risk, ctx.instrument)
         self.target: QuoteTarget | None = None
+        self._market_ns = 0  # the tick behind the target being handled (stamped on its placements)
         self._forward_to_risk: set[int] = set()  # asked_ns of queries risk's panicstop is waiting for
         self._ticks = 0
         self._timer: Any = None
@@ -123,31 +124,41 @@ class OmsActor(EngineActor):
 
     # ------------------------------------------------------------------ the step: persist → send → publish
     def _run(self, step: core.Step) -> None:
-        self._persist(step)
+        """Persist what is about to be sent, send, then persist the rest and publish. Only a new order must be
+        on disk before the exchange can hear of it (lesson 4); a cancel request, a fill or the position
+        written a moment later loses nothing a crash could not recover (the order is looked up, the fill
+        fetched again from the exchange), and keeps the tick-to-order path short."""
+        sending = {o.client_order_id for c in step.commands if isinstance(c, PlaceOrders) for o in c.orders}
+        first = tuple(o for o in step.persist if o.client_order_id in sending)
+        if first:
+            self._persist(first)
         self.state = step.state
         for cmd in step.commands:
             if isinstance(cmd, PlaceOrders):
                 self._send_places(cmd)
             else:
                 self.ctx.peers.tell("gateway", cmd)
+        rest = tuple(o for o in step.persist if o.client_order_id not in sending) if first else step.persist
+        self._persist(rest, step.fills, step.position, step.ledger)
         for ev in step.events:
             self._publish(ev)
 
-    def _persist(self, step: core.Step) -> None:
-        if not (step.persist or step.fills or step.position is not None or step.ledger is not None):
+    def _persist(self, orders: tuple[Order, ...], fills: tuple[Any, ...] = (), position: Position | None = None,
+                 ledger: FillLedger | None = None) -> None:
+        if not (orders or fills or position is not None or ledger is not None):
             return
         assert self.store is not None
         ins = self.ctx.instrument
-        orders = [JournalOrder(o.client_order_id, o.side.value, ins.ticks_to_price(o.price_ticks),
-                               ins.lots_to_qty(o.qty_lots), o.time_in_force, o.reduce_only, o.created_ns,
-                               _STORE_STATUS[o.status], o.exchange_id or None, ins.lots_to_qty(o.filled_lots),
-                               o.status in TERMINAL, _ORDER_ENC.encode(o).decode(), o.reason,
-                               "exchange" if o.adopted else "intent")
-                  for o in step.persist]
+        journal = [JournalOrder(o.client_order_id, o.side.value, ins.ticks_to_price(o.price_ticks),
+                                ins.lots_to_qty(o.qty_lots), o.time_in_force, o.reduce_only, o.created_ns,
+                                _STORE_STATUS[o.status], o.exchange_id or None, ins.lots_to_qty(o.filled_lots),
+                                o.status in TERMINAL, _ORDER_ENC.encode(o).decode(), o.reason,
+                                "exchange" if o.adopted else "intent")
+                   for o in orders]
         self.store.journal(venue=self.venue, symbol=self.ctx.symbol, run_id=self.ctx.run_id,
-                           at_ns=self.ctx.clock.time_ns(), orders=orders, fills=step.fills,
-                           position=_ORDER_ENC.encode(step.position).decode() if step.position is not None else None,
-                           ledger=_ORDER_ENC.encode(step.ledger).decode() if step.ledger is not None else None)
+                           at_ns=self.ctx.clock.time_ns(), orders=journal, fills=fills,
+                           position=_ORDER_ENC.encode(position).decode() if position is not None else None,
+                           ledger=_ORDER_ENC.encode(ledger).decode() if ledger is not None else None)
 
     def _send_places(self, cmd: PlaceOrders) -> None:
         """Risk's own pre-trade check on each placement, as the last thing before the wire. The plan already
@@ -170,7 +181,7 @@ class OmsActor(EngineActor):
                 self._run(core.on_order_rejected(self.state, OrderRejected(
                     o.client_order_id, None, f"pre-trade: {decision.reason}", "rejected"), self.ctx.clock.time_ns()))
         if ok:
-            self.ctx.peers.tell("gateway", cmd if len(ok) == len(cmd.orders) else PlaceOrders(cmd.symbol, tuple(ok)))
+            self.ctx.peers.tell("gateway", PlaceOrders(cmd.symbol, tuple(ok), self._market_ns))
 
     def _publish(self, ev: Any) -> None:
         peers = self.ctx.peers
@@ -198,7 +209,9 @@ class OmsActor(EngineActor):
     @handles(QuoteTarget)
     def _target(self, t: QuoteTarget) -> None:
         self.target = t
+        self._market_ns = t.market_ns
         self._requote()
+        self._market_ns = 0
 
     def _requote(self) -> None:
         assert self.state is not None

@@ -39,6 +39,7 @@ class PlaceOrders(msgspec.Struct, frozen=True):
 
     symbol: str
     orders: tuple[NewOrder, ...]
+    market_ns: int = 0  # receive time of the market data behind it (tick-to-order latency), 0: none
 
 
 class CancelOrders(msgspec.Struct, frozen=True):

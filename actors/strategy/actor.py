@@ -56,7 +56,7 @@ class StrategyActor(EngineActor):
     @handles(MarketView)
     def _market(self, v: MarketView) -> None:
         self.market = v
-        self._evaluate()
+        self._evaluate(market_ns=v.last_update_ns)
 
     @handles(RiskState)
     def _risk(self, r: RiskState) -> None:
@@ -85,9 +85,11 @@ class StrategyActor(EngineActor):
     def _requote(self, _: Requote) -> None:
         self._evaluate()
 
-    def _evaluate(self, force: bool = False) -> None:
+    def _evaluate(self, force: bool = False, market_ns: int = 0) -> None:
         target = quote(self.market, self.position_lots, self.params, self.ctx.instrument, self.fees, self.risk,
                        self.ctx.clock.time_ns())
         if force or should_publish(self.last, target, self.params):
             self.last = target
+            if market_ns:
+                target = msgspec.structs.replace(target, market_ns=market_ns)
             self.ctx.peers.tell("oms", target)

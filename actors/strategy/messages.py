@@ -24,3 +24,4 @@ class QuoteTarget(msgspec.Struct, frozen=True):
     reduce_only_bids: bool = False
     reduce_only_asks: bool = False
     reason: str = ""  # a short plain-language why, for logs and the audit trail
+    market_ns: int = 0  # receive time of the market data that prompted it (tick-to-order latency), 0: none

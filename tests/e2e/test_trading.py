@@ -18,6 +18,7 @@ def test_normal_run_fills_and_the_database_equals_the_exchange(tmp_path: Path) -
         trades = live.sx.call(lambda rt: [t.id for t in rt.core.accounts[KEY].trades.get("ETHUSDC", [])])
         position = live.exchange_position()
     assert summary["symbols"]["ETHUSDC"]["open_orders"] == 0  # cancelled and confirmed on the way out
+    assert summary["tick_to_order"]["n"] > 0  # placements prompted by market data were timed
     with Store.open_readonly(tmp_path / "mm.db") as st:
         fills = st.fills(symbol="ETHUSDC")
         assert sorted(f.trade_id for f in fills) == sorted(trades)  # every fill, once

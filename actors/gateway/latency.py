@@ -1,0 +1,41 @@
+"""Tick-to-order latency: from a market frame's receive time to the order request leaving for the socket.
+
+The placement carries the receive time of the market data behind it (``PlaceOrders.market_ns``); the
+gateway worker marks it on its thread, and the REST client's last hook before the socket write takes the
+sample. Samples are kept in a bounded window for percentiles (and, next, metrics).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from actors.clock import Clock
+
+
+class TickToOrder:
+    def __init__(self, clock: Clock, window: int = 100_000) -> None:
+        self._clock = clock
+        self._local = threading.local()
+        self.samples_ns: deque[int] = deque(maxlen=window)
+
+    def begin(self, market_ns: int) -> None:
+        self._local.market_ns = market_ns
+
+    def end(self) -> None:
+        self._local.market_ns = 0
+
+    def pre_send(self, _request: Any) -> None:
+        """The REST client's hook: one sample per placement request (retries are not ticks)."""
+        m = getattr(self._local, "market_ns", 0)
+        if m:
+            self.samples_ns.append(self._clock.time_ns() - m)
+            self._local.market_ns = 0
+
+    def summary(self) -> dict[str, float | int]:
+        s = sorted(self.samples_ns)
+        if not s:
+            return {"n": 0}
+        return {"n": len(s), "p50_ms": s[len(s) // 2] / 1e6, "p99_ms": s[min(len(s) - 1, int(len(s) * 0.99))] / 1e6,
+                "max_ms": s[-1] / 1e6}
