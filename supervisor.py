@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -49,6 +50,17 @@ def start_embedded_exchange(s: Settings):
     return sx
 
 
+class _ToLoguru(logging.Handler):
+    """Standard-library logging (pykka reports an actor that failed in on_start there) into loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
+
+
 def print_summary(summary: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary), flush=True)
@@ -75,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     logger.remove()
     logger.add(sys.stderr, level=settings.log.level)
+    logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
