@@ -41,6 +41,9 @@ def test_broken_settings_name_the_key_and_start_nothing(tmp_path: Path) -> None:
     assert r.returncode == 2 and "not valid TOML" in r.stderr
 
 
-def test_unknown_symbol_is_refused() -> None:
-    r = run("--symbols", "DOGEUSDC", "--duration", "2", timeout=30)
+def test_unknown_symbol_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.toml"
+    cfg.write_text((REPO / "settings.toml").read_text().replace('path = "var/mm.db"', f'path = "{tmp_path}/mm.db"')
+                   .replace('state_dir = "var"', f'state_dir = "{tmp_path}"'))
+    r = run("--symbols", "DOGEUSDC", "--duration", "2", "--config", str(cfg), timeout=30)
     assert r.returncode == 2 and "DOGEUSDC" in r.stderr

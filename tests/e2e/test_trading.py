@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 from actors.store.store import Store
 
 from .harness import KEY, Live, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_normal_run_fills_and_the_database_equals_the_exchange(tmp_path: Path) -> None:
@@ -26,6 +31,13 @@ def test_normal_run_fills_and_the_database_equals_the_exchange(tmp_path: Path) -
         assert signed == position
         assert all(f.client_order_id.startswith("mmETHUSDC.") for f in fills)  # ours, keyed by client id
         assert not st.open_orders("ETHUSDC")
+    q = subprocess.run([sys.executable, str(REPO / "tools/query.py"), "summary", "--json", "--db",
+                        str(tmp_path / "mm.db")], capture_output=True, text=True, timeout=60, check=True)
+    report = json.loads(q.stdout)
+    assert report["fills"] == len(trades) and report["open_orders"] == 0
+    assert Decimal(report["position"].split(":")[-1]) == position
+    for key in ("orders", "realized_pnl", "fees"):
+        assert key in report
     worst_long = max(w[0] for w in live.worst)
     worst_short = min(w[1] for w in live.worst)
     assert worst_long <= 100 and worst_short >= -100  # max_inventory 0.1 ETH = 100 lots, at every fill
