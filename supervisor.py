@@ -21,7 +21,7 @@ from pathlib import Path
 from loguru import logger
 
 from actors.settings import Settings, SettingsError, credentials, load_settings
-from actors.supervisor.engine import Engine
+from actors.supervisor.engine import EXIT_ESCALATED, EXIT_OK, Engine
 from actors.supervisor.lock import InstanceLocked
 
 REPO = Path(__file__).resolve().parent
@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--config", default=str(REPO / "settings.toml"), help="settings file")
     ap.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until signalled)")
     ap.add_argument("--json-summary", action="store_true", help="print the final summary as one JSON line")
+    ap.add_argument("--resume", default="", metavar="SYMBOLS",
+                    help="operator: lift the halt these symbols were left in (a panicstop survives restarts)")
     return ap.parse_args(argv)
 
 
@@ -97,23 +99,31 @@ def main(argv: list[str] | None = None) -> int:
     rest_url = sx.rest_url if sx else settings.exchange.rest_url
     ws_url = sx.ws_url if sx else settings.exchange.ws_url
     engine = Engine(settings, symbols, rest_url, ws_url, creds)
+    resume = [x.strip().upper() for x in args.resume.split(",") if x.strip()]
+    code, reason = EXIT_ESCALATED, "crashed"
     try:
         try:
-            engine.start()
+            engine.start(resume=resume)
         except InstanceLocked as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return EXIT_LOCKED
+            code, reason = EXIT_LOCKED, "refused to start"
         except ValueError as exc:
             print(f"error: --symbols: {exc}", file=sys.stderr)
-            engine.shutdown("refused to start")
-            return EXIT_CONFIG
-        code = engine.run(stop, args.duration)
-        summary = engine.shutdown("escalated" if code else "stopped")
-        print_summary(summary, args.json_summary)
-        return code
+            code, reason = EXIT_CONFIG, "refused to start"
+        else:
+            code = engine.run(stop, args.duration)
+            reason = "escalated" if code else "stopped"
     finally:
+        # whatever happened above: cancel all, confirm, flush (live actor threads would otherwise trade on)
+        summary = engine.shutdown(reason)
         if sx is not None:
             sx.stop()
+    if code in (EXIT_LOCKED, EXIT_CONFIG):
+        return code
+    print_summary(summary, args.json_summary)
+    if code == EXIT_OK and any(s["open_orders"] for s in summary["symbols"].values()):
+        return EXIT_ESCALATED  # the final cancel-all could not confirm that nothing is left open
+    return code
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ class Peers:
 
 
 class EngineActor(pykka.ThreadingActor):
-    """Base of every actor in a tree. ``on_failed(name, exc)`` reports a crash to the tree's supervisor."""
+    """Base of every actor in a tree. ``on_failed(urn, exc)`` reports a crash to the tree's supervisor; with
+    ``peers``, an actor that is no longer the current one of its name ignores every message."""
 
     name: ClassVar[str] = "actor"
     _dispatch: ClassVar[dict[type, Handler]] = {}
@@ -95,12 +96,22 @@ class EngineActor(pykka.ThreadingActor):
                     table[t] = attr
         cls._dispatch = table
 
-    def __init__(self, on_failed: Callable[[str, BaseException], None] | None = None) -> None:
+    def __init__(self, on_failed: Callable[[str, BaseException], None] | None = None,
+                 peers: Peers | None = None) -> None:
         super().__init__()
-        self._on_failed = on_failed
+        self._on_failed = on_failed  # (this incarnation's urn, the exception)
+        self._peers = peers
         self.unhandled: Counter[str] = Counter()
+        self.retired_drops = 0
 
     def on_receive(self, message: Any) -> Any:
+        peers = self._peers
+        if peers is not None and peers.get(self.name) is not self.actor_ref:
+            # Retired: replaced by a successor (this one hung, or never answered its start heartbeat) or being
+            # stopped. Whatever it still has queued must not act: two OMSs planning at once would break the
+            # inventory limit, and a gateway could place after a panicstop reported "nothing open".
+            self.retired_drops += 1
+            return None
         handler = self._dispatch.get(type(message))
         if handler is not None:
             return handler(self, message)
@@ -135,4 +146,4 @@ class EngineActor(pykka.ThreadingActor):
         except Exception as exc:
             logger.error("{}: cleanup after the crash failed: {}", self.name, exc)
         if self._on_failed is not None and exception_value is not None:
-            self._on_failed(self.name, exception_value)
+            self._on_failed(self.actor_urn, exception_value)

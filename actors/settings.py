@@ -254,6 +254,9 @@ def _coerce(tp: Any, value: Any, source: str, loc: str, f: dataclasses.Field, ch
 
 
 def _cross_checks(s: Settings, source: str) -> None:
+    if s.risk.panic_flatten:
+        raise SettingsError(f"{source}: [risk] panic_flatten: flattening after a panicstop is not supported yet; "
+                            "set it to false (a panicstop cancels every order and confirms none is left)")
     ex = s.exchange
     if bool(ex.rest_url) != bool(ex.ws_url):
         raise SettingsError(f"{source}: [exchange] rest_url and ws_url: set both (a real exchange) or neither "

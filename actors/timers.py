@@ -81,7 +81,8 @@ class Timers:
                     return fired
                 entry = heapq.heappop(self._heap)
                 if entry.every_ns and not entry.cancelled:
-                    entry.due_ns += entry.every_ns
+                    # after a stall, the next tick is one interval from now: no burst of catch-up ticks
+                    entry.due_ns = max(entry.due_ns + entry.every_ns, self._clock.monotonic_ns())
                     entry.seq = next(self._seq)
                     heapq.heappush(self._heap, entry)
             if not entry.cancelled:

@@ -29,7 +29,7 @@ class AnalyzerActor(EngineActor):
     name = "analyzer"
 
     def __init__(self, ctx: SymbolContext, on_failed: Any = None, *, every_s: float = 10.0) -> None:
-        super().__init__(on_failed)
+        super().__init__(on_failed, ctx.peers)
         self.ctx = ctx
         self.every_s = every_s
         self.pnl = PnlBook(ctx.symbol, ctx.instrument.quote_asset)

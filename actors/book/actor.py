@@ -18,7 +18,7 @@ from actors.book.book import OrderBook
 from actors.book.sync import Applied, BookSync, Gap, Resynced, SeqRule, SyncState
 from actors.book.view import MarketView, market_view
 from actors.context import SymbolContext
-from actors.gateway.commands import FetchSnapshot, SnapshotFailed
+from actors.gateway.commands import FetchSnapshot, ReportStreamState, SnapshotFailed
 from actors.gateway.events import (
     BookTicker,
     DepthDiff,
@@ -30,6 +30,7 @@ from actors.gateway.events import (
 )
 
 SUBSCRIBERS = ("strategy", "risk", "analyzer")
+_SNAPSHOT_TIMEOUT_NS = 10_000_000_000  # no reply to a snapshot request for this long: ask again
 
 
 class RetrySnapshot(msgspec.Struct, frozen=True):
@@ -40,11 +41,12 @@ class BookActor(EngineActor):
     name = "book"
 
     def __init__(self, ctx: SymbolContext, on_failed: Any = None, *, stale_after_s: float | None = None) -> None:
-        super().__init__(on_failed)
+        super().__init__(on_failed, ctx.peers)
         self.ctx = ctx
         self.sync = BookSync(OrderBook(ctx.symbol), SeqRule.FUTURES)
         self._stale_ns = int((stale_after_s or ctx.settings.feed.stale_after_s) * 1e9)
         self._snapshot_pending = False
+        self._asked_ns = 0
         self._last_update_ns = 0
         self.view: MarketView | None = None
         self.last_trade: Trade | None = None
@@ -52,7 +54,9 @@ class BookActor(EngineActor):
         self.ticker_mismatches = 0
 
     def on_start(self) -> None:
-        self._request_snapshot()  # the socket may already be streaming; diffs buffer meanwhile
+        # Snapshot only once the socket streams: one taken before it would predate the first diff (a gap). If
+        # the gateway is already connected (only the book restarted), it answers with a StreamConnected now.
+        self.ctx.peers.tell("gateway", ReportStreamState())
 
     # ------------------------------------------------------------------ the feed
     @handles(DepthDiff)
@@ -86,8 +90,12 @@ class BookActor(EngineActor):
 
     @handles(RetrySnapshot)
     def _retry(self, _: RetrySnapshot) -> None:
-        if self.sync.state is not SyncState.SYNCED:
-            self._request_snapshot()
+        if self.sync.state is SyncState.SYNCED:
+            return
+        if self._snapshot_pending and self.ctx.clock.monotonic_ns() - self._asked_ns < _SNAPSHOT_TIMEOUT_NS:
+            return  # still waiting for the reply; its own timeout is armed
+        self._snapshot_pending = False  # the reply was lost (a restart, a dropped tell): ask again
+        self._request_snapshot()
 
     @handles(BookTicker)
     def _ticker(self, t: BookTicker) -> None:
@@ -131,7 +139,9 @@ class BookActor(EngineActor):
         if self._snapshot_pending:
             return
         self._snapshot_pending = True
+        self._asked_ns = self.ctx.clock.monotonic_ns()
         self.ctx.peers.tell("gateway", FetchSnapshot(self.ctx.symbol, self.ctx.settings.feed.snapshot_limit))
+        self.ctx.timers.tell_later(_SNAPSHOT_TIMEOUT_NS / 1e9 + 0.1, self.actor_ref, RetrySnapshot())
 
     def _publish(self) -> None:
         view = market_view(self.sync.book, self.ctx.instrument, self._last_update_ns, self.ctx.clock.time_ns(),

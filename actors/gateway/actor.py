@@ -17,12 +17,18 @@ from loguru import logger
 
 from actors.base import EngineActor, handles
 from actors.context import SymbolContext
-from actors.gateway.binance.errors import BinanceError, OrderNotFoundError
+from actors.gateway.binance.errors import BinanceError, OrderNotFoundError, UnknownStateError
 from actors.gateway.binance.frames import FrameParser
 from actors.gateway.binance.listenkey import UserStream
 from actors.gateway.binance.rest import OrderRequest
 from actors.gateway.binance.ws import WsClient, combined_url
-from actors.gateway.commands import FetchSnapshot, ReconnectMarket, SnapshotFailed
+from actors.gateway.commands import (
+    FetchSnapshot,
+    ReconnectMarket,
+    ReportStreamState,
+    SnapshotFailed,
+    StartUserStream,
+)
 from actors.gateway.events import (
     AccountUpdate,
     BookTicker,
@@ -30,6 +36,7 @@ from actors.gateway.events import (
     ListenKeyExpired,
     OrderReport,
     OrderUpdate,
+    StreamConnected,
     StreamEvent,
     Trade,
 )
@@ -55,10 +62,11 @@ class GatewayActor(EngineActor):
     name = "gateway"
 
     def __init__(self, ctx: SymbolContext, on_failed: Any = None, *, user_stream: bool = True) -> None:
-        super().__init__(on_failed)
+        super().__init__(on_failed, ctx.peers)
         self.ctx = ctx
         self._symbol = ctx.symbol
         self._pool: ThreadPoolExecutor | None = None
+        self._orders: ThreadPoolExecutor | None = None
         self._market: WsClient | None = None
         self._user: UserStream | None = None
         self._want_user = user_stream
@@ -69,6 +77,9 @@ class GatewayActor(EngineActor):
     def on_start(self) -> None:
         s = self.ctx.settings.feed
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"rest-{self._symbol}")
+        # placements: one thread of their own, in order, never blocking this actor's mailbox (a slow exchange
+        # must not make the gateway look hung, nor hold back the cancels behind it)
+        self._orders = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"orders-{self._symbol}")
         sym = self._symbol.lower()
         streams = [f"{sym}@{s.depth_stream}", f"{sym}@trade", f"{sym}@bookTicker"]
         self._market = WsClient(combined_url(self.ctx.ws_url, streams), name=f"market-{self._symbol}",
@@ -78,15 +89,35 @@ class GatewayActor(EngineActor):
         if self._want_user:
             self._user = UserStream(self.ctx.rest, self.ctx.ws_url, on_message=self._on_user_frame,
                                     on_event=self._on_user_state, clock=self.ctx.clock)
-            self._user.start()
+            self._submit(self._start_user_stream)  # a listenKey is a REST call: never inside on_start
+
+    def _start_user_stream(self) -> None:
+        try:
+            if self._user is not None:
+                self._user.start()
+        except (BinanceError, RuntimeError, ValueError) as exc:
+            logger.error("{}: user stream could not start ({}): again in 2 s", self._symbol, exc)
+            self.ctx.timers.tell_later(2.0, self.actor_ref, StartUserStream())
+
+    @handles(StartUserStream)
+    def _retry_user_stream(self, _: StartUserStream) -> None:
+        if self._user is not None and not self._user.ws.alive():
+            self._submit(self._start_user_stream)
+
+    @handles(ReportStreamState)
+    def _report_stream_state(self, _: ReportStreamState) -> None:
+        """A (re)started book asks: if the market socket is already up, it hears so now."""
+        if self._market is not None and self._market.connected.is_set():
+            self.ctx.peers.tell("book", StreamConnected(self._market.name, "", self.ctx.clock.time_ns()))
 
     def on_stop(self) -> None:
         if self._market is not None:
             self._market.stop()
         if self._user is not None:
             self._user.stop(delete_key=False)  # the key is the account's: other symbols use it too
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._orders):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ socket threads
     def _on_market_frame(self, raw: bytes | str, recv_ns: int) -> None:
@@ -114,11 +145,12 @@ class GatewayActor(EngineActor):
         self.ctx.peers.tell("risk", ev)
 
     # ------------------------------------------------------------------ commands
-    def _submit(self, fn: Any, *args: Any) -> None:
-        if self._pool is None:
+    def _submit(self, fn: Any, *args: Any, pool: ThreadPoolExecutor | None = None) -> None:
+        pool = pool or self._pool
+        if pool is None:
             return
         with contextlib.suppress(RuntimeError):  # the pool is shutting down with this actor
-            self._pool.submit(self._guard, fn, *args)
+            pool.submit(self._guard, fn, *args)
 
     @staticmethod
     def _guard(fn: Any, *args: Any) -> None:
@@ -134,7 +166,7 @@ class GatewayActor(EngineActor):
     def _do_fetch_snapshot(self, cmd: FetchSnapshot) -> None:
         try:
             snap = self.ctx.rest.depth(cmd.symbol, cmd.limit)
-        except (BinanceError, ValueError, OSError) as exc:
+        except (BinanceError, ValueError, OSError) as exc:  # ValueError: an unreadable snapshot
             retry = getattr(exc, "retry_after_s", None) or 1.0
             self.ctx.peers.tell("book", SnapshotFailed(cmd.symbol, f"{type(exc).__name__}: {exc}", retry))
             return
@@ -152,10 +184,7 @@ class GatewayActor(EngineActor):
 
     @handles(PlaceOrders)
     def _place(self, cmd: PlaceOrders) -> None:
-        # On this actor's own thread, not the pool: a placement is the end of the tick-to-order path and a
-        # hand-off to a worker costs a thread wake-up (~1 ms here). Market and user frames never queue behind
-        # it (their reader threads tell the book and the OMS directly); other commands wait one round trip.
-        self._guard(self._do_place, cmd)
+        self._submit(self._do_place, cmd, pool=self._orders)
 
     def _do_place(self, cmd: PlaceOrders) -> None:
         lat = self.ctx.latency
@@ -175,11 +204,15 @@ class GatewayActor(EngineActor):
                 self._reply(rest.place_order(self._request(o)))
             except BinanceError as exc:
                 self._reply(_rejected(o.client_order_id, exc))
+            except ValueError as exc:  # an unreadable reply: it may have been placed; the OMS looks it up
+                self._reply(OrderRejected(o.client_order_id, None, f"unreadable reply: {exc}", "unknown_state"))
             return
         try:
             results: list[OrderReport | BinanceError] = rest.place_batch([self._request(o) for o in cmd.orders])
         except BinanceError as exc:  # the request as a whole: rate limited, banned, refused
             results = [exc] * len(cmd.orders)
+        except ValueError as exc:
+            results = [UnknownStateError(f"unreadable reply: {exc}")] * len(cmd.orders)
         for o, res in zip(cmd.orders, results, strict=True):
             self._reply(_rejected(o.client_order_id, res) if isinstance(res, BinanceError) else res)
 
@@ -195,6 +228,8 @@ class GatewayActor(EngineActor):
                 self._reply(self.ctx.rest.cancel_order(self._symbol, client_order_id=cid))
             except BinanceError as exc:
                 self._reply(CancelRejected(cid, exc.code, exc.msg, exc.kind.value))
+            except ValueError as exc:  # an unreadable reply: the OMS's follow-up cancels again and confirms
+                self._reply(CancelRejected(cid, None, f"unreadable reply: {exc}", "UNKNOWN_STATE"))
 
     @handles(CancelAll)
     def _cancel_all(self, cmd: CancelAll) -> None:
@@ -203,7 +238,7 @@ class GatewayActor(EngineActor):
     def _do_cancel_all(self, cmd: CancelAll) -> None:
         try:
             left = self.ctx.rest.cancel_all(self._symbol)
-        except BinanceError as exc:
+        except (BinanceError, ValueError) as exc:
             logger.error("{}: cancel-all failed: {}", self._symbol, exc)
             left = self._open_orders_or_none()
             if left is None:
@@ -213,7 +248,7 @@ class GatewayActor(EngineActor):
     def _open_orders_or_none(self) -> list[OrderReport] | None:
         try:
             return self.ctx.rest.open_orders(self._symbol)
-        except BinanceError:
+        except (BinanceError, ValueError):
             return None
 
     @handles(QueryOrder)
@@ -225,7 +260,7 @@ class GatewayActor(EngineActor):
             self._reply(self.ctx.rest.get_order(self._symbol, client_order_id=cmd.client_order_id))
         except OrderNotFoundError:
             self._reply(OrderNotFound(cmd.client_order_id))
-        except BinanceError as exc:
+        except (BinanceError, ValueError) as exc:  # the OMS's follow-up asks again
             logger.warning("{}: lookup of {} failed: {}", self._symbol, cmd.client_order_id, exc)
 
     @handles(QueryOpenOrders)
@@ -246,7 +281,7 @@ class GatewayActor(EngineActor):
             fills = self.ctx.rest.user_trades(self._symbol, from_id=cmd.from_trade_id or None,
                                               start_time_ms=None if cmd.from_trade_id else (cmd.start_ms or None),
                                               limit=cmd.limit)
-        except BinanceError as exc:
+        except (BinanceError, ValueError) as exc:  # the OMS asks again when the round is overdue
             logger.warning("{}: fills query failed: {}", self._symbol, exc)
             return
         fills.sort(key=lambda f: f.trade_id)
@@ -259,7 +294,7 @@ class GatewayActor(EngineActor):
     def _do_query_position(self, cmd: QueryPosition) -> None:
         try:
             reports = self.ctx.rest.position_risk(self._symbol)
-        except BinanceError as exc:
+        except (BinanceError, ValueError) as exc:
             logger.warning("{}: position query failed: {}", self._symbol, exc)
             return
         qty = sum((r.qty for r in reports if r.symbol == self._symbol), Decimal(0))

@@ -22,3 +22,11 @@ class ReconnectMarket(msgspec.Struct, frozen=True):
     """Drop and reopen the market-data socket (the book found it disagrees with the exchange)."""
 
     reason: str
+
+
+class ReportStreamState(msgspec.Struct, frozen=True):
+    """A (re)started book asks whether the market socket is up; if it is, it gets a ``StreamConnected``."""
+
+
+class StartUserStream(msgspec.Struct, frozen=True):
+    """Timer message: try to start the user-data stream again."""

@@ -85,7 +85,7 @@ class OmsActor(EngineActor):
     name = "oms"
 
     def __init__(self, ctx: SymbolContext, on_failed: Any = None) -> None:
-        super().__init__(on_failed)
+        super().__init__(on_failed, ctx.peers)
         self.ctx = ctx
         self.venue = ctx.venue
         self.state: core.OmsState | None = None
@@ -104,9 +104,10 @@ class OmsActor(EngineActor):
         self.store = Store.open(ctx.settings.store.path, clock=ctx.clock, autocheckpoint=False)
         orders_json, pos_json, ledger_json = self.store.load_journal(self.venue, ctx.symbol)
         stored = tuple(_ORDER_DEC.decode(j) for j in orders_json)
-        last = parse_client_id(self.store.last_client_id(self.venue, ctx.symbol) or "")
+        tag = f"mm{ctx.symbol}"[:14]
+        last = parse_client_id(self.store.last_client_id(self.venue, ctx.symbol, f"{tag}.") or "")
         now = ctx.clock.time_ns()
-        ids = ClientIds(f"mm{ctx.symbol}"[:14], next_run_id(now, last[1] if last else None))
+        ids = ClientIds(tag, next_run_id(now, last[1] if last else None))
         step = core.start(ctx.symbol, ctx.instrument, oms_params(ctx), ids, now, stored_orders=stored,
                           position=_POS_DEC.decode(pos_json) if pos_json else None,
                           ledger=_LEDGER_DEC.decode(ledger_json) if ledger_json else None)
@@ -119,8 +120,11 @@ class OmsActor(EngineActor):
         if self._timer is not None:
             self._timer.cancel()
         if self.store is not None:
-            self.store.checkpoint()
-            self.store.close()
+            try:
+                self.store.checkpoint()
+            finally:
+                self.store.close()
+                self.store = None
 
     # ------------------------------------------------------------------ the step: persist → send → publish
     def _run(self, step: core.Step) -> None:
@@ -239,6 +243,10 @@ class OmsActor(EngineActor):
         if r.trading_state is TradingState.HALTED and self.state.mode is not core.Mode.HALTED:
             self._run(core.panicstop(self.state, r.reason or "risk HALTED", self._now()))
             return
+        if (self.state.mode is core.Mode.HALTED and r.trading_state is not TradingState.HALTED
+                and not r.panic_active):
+            self._run(core.resume(self.state, self._now()))  # a timed halt ended (or an operator resumed)
+            return
         if prev is None or prev.quotes_allowed != r.quotes_allowed or prev.trading_state != r.trading_state:
             self._requote()
 
@@ -248,37 +256,51 @@ class OmsActor(EngineActor):
         if self.state.mode is core.Mode.HALTED:
             self._run(core.resume(self.state, self._now()))
 
+    def _exchange_input(self, handler: Any, msg: Any) -> None:
+        """What the exchange told us, through the pure core. Input the core cannot represent (a quantity off
+        the instrument's grid after a filter change, a malformed value) is reported as a severe anomaly and
+        dropped, never a crash loop: the state is unchanged, and reconciliation asks the exchange again."""
+        assert self.state is not None
+        try:
+            step = handler(self.state, msg, self._now())
+        except ValueError as exc:  # InstrumentError and parse errors are ValueErrors; bugs are not
+            logger.error("{}: unusable exchange data ({}): {}", self.ctx.symbol, type(msg).__name__, exc)
+            self._publish(OrderAnomaly(self.ctx.symbol, getattr(msg, "client_order_id", ""),
+                                       f"unusable {type(msg).__name__}: {exc}", severe=True))
+            return
+        self._run(step)
+
     @handles(OrderReport)
     def _report(self, r: OrderReport) -> None:
         assert self.state is not None
-        self._run(core.on_order_report(self.state, r, self._now()))
+        self._exchange_input(core.on_order_report, r)
 
     @handles(OrderUpdate)
     def _update(self, u: OrderUpdate) -> None:
         assert self.state is not None
-        self._run(core.on_order_update(self.state, u, self._now()))
+        self._exchange_input(core.on_order_update, u)
 
     @handles(OrderRejected)
     def _rejected(self, m: OrderRejected) -> None:
         assert self.state is not None
-        self._run(core.on_order_rejected(self.state, m, self._now()))
+        self._exchange_input(core.on_order_rejected, m)
         if m.kind.lower() not in ("unknown_state",) and m.code != core.POST_ONLY_WOULD_TAKE:
             self.ctx.peers.tell("risk", m)  # counts toward the order-error rate
 
     @handles(CancelRejected)
     def _cancel_rejected(self, m: CancelRejected) -> None:
         assert self.state is not None
-        self._run(core.on_cancel_rejected(self.state, m, self._now()))
+        self._exchange_input(core.on_cancel_rejected, m)
 
     @handles(OrderNotFound)
     def _not_found(self, m: OrderNotFound) -> None:
         assert self.state is not None
-        self._run(core.on_order_not_found(self.state, m, self._now()))
+        self._exchange_input(core.on_order_not_found, m)
 
     @handles(OpenOrdersSnapshot)
     def _open_orders(self, m: OpenOrdersSnapshot) -> None:
         assert self.state is not None
-        self._run(core.on_open_orders(self.state, m, self._now()))
+        self._exchange_input(core.on_open_orders, m)
         if self.state.mode is core.Mode.HALTED or m.asked_ns in self._forward_to_risk:
             self._forward_to_risk.discard(m.asked_ns)
             self.ctx.peers.tell("risk", m)  # the panicstop's confirmation that nothing is left open
@@ -286,13 +308,13 @@ class OmsActor(EngineActor):
     @handles(FillsSnapshot)
     def _fills(self, m: FillsSnapshot) -> None:
         assert self.state is not None
-        self._run(core.on_fills(self.state, m, self._now()))
+        self._exchange_input(core.on_fills, m)
 
     @handles(PositionSnapshot)
     def _position(self, m: PositionSnapshot) -> None:
         assert self.state is not None
         was_reconciling = self.state.round is not None
-        self._run(core.on_position(self.state, m, self._now()))
+        self._exchange_input(core.on_position, m)
         if m.asked_ns in self._forward_to_risk:
             self._forward_to_risk.discard(m.asked_ns)
             self.ctx.peers.tell("risk", m)

@@ -64,7 +64,7 @@ class RiskActor(EngineActor):
 
     def __init__(self, ctx: SymbolContext, on_failed: Any = None,
                  on_alert: Any = None) -> None:
-        super().__init__(on_failed)
+        super().__init__(on_failed, ctx.peers)
         self.ctx = ctx
         self.core = RiskCore(ctx.symbol, ctx.settings.risk, ctx.instrument)
         self.store: Store | None = None
@@ -89,6 +89,14 @@ class RiskActor(EngineActor):
                                           ctx.instrument.lots_to_qty(pos.lots), pos.avg_entry)
         now = ctx.clock.time_ns()
         self.daily = DailyPnl.start(Decimal(0), now, carried=self._realized_today(now))
+        last = self.store.last_trading_state(ctx.venue, ctx.symbol)
+        if last is not None and last[0] == "HALTED":
+            # A halt (a panicstop, a tree that gave up, an operator, a loss limit) survives any restart: only an
+            # operator's resume lifts it. A timed halt comes back as a plain halt: the safe side.
+            logger.critical("{}: was HALTED before this start ({}): staying halted until an operator resumes",
+                            ctx.symbol, last[1])
+            self._handle(self.core.command(Halt(ctx.symbol, "restart", f"halted before the restart ({last[1]})"),
+                                           now), now)
         self._periodic = ctx.timers.tell_every(1.0, self.actor_ref, RiskTick(periodic=True))
         self._publish_report(now)
 
@@ -162,7 +170,13 @@ class RiskActor(EngineActor):
     @handles(PositionSnapshot)
     def _position(self, s: PositionSnapshot) -> None:
         now = self._now()
-        self._handle(self.core.on_position(self.ctx.instrument.qty_to_lots(s.qty), now), now)
+        try:
+            lots = self.ctx.instrument.qty_to_lots(s.qty)
+        except ValueError as exc:  # off the grid after a filter change: the panicstop asks again
+            logger.error("{}: unusable position {}: {}", self.ctx.symbol, s.qty, exc)
+            self._handle(self.core.on_query_failed(now, str(exc)), now)
+            return
+        self._handle(self.core.on_position(lots, now), now)
 
     @handles(Panicstop, Resume, Halt, ReduceOnly)
     def _command(self, cmd: Any) -> Any:

@@ -390,11 +390,20 @@ class Store:
                     "updated_ns = excluded.updated_ns, run_id = excluded.run_id",
                     (f"{venue}:{symbol}", venue, symbol, position, ledger, now, run_id))
 
-    def last_client_id(self, venue: str, symbol: str) -> str | None:
-        """The greatest client order id the OMS ever journaled for this symbol (ids sort by creation)."""
-        row = self._conn.execute("SELECT max(client_order_id) FROM oms_orders WHERE venue = ? AND symbol = ?",
-                                 (venue, symbol)).fetchone()
+    def last_client_id(self, venue: str, symbol: str, prefix: str) -> str | None:
+        """The greatest client order id starting with ``prefix`` the OMS ever journaled for this symbol (its
+        own ids sort by creation; adopted foreign ids are left out by the prefix)."""
+        row = self._conn.execute("SELECT max(client_order_id) FROM oms_orders WHERE venue = ? AND symbol = ? "
+                                 "AND client_order_id LIKE ? ESCAPE '\\'",
+                                 (venue, symbol, prefix.replace("_", "\\_").replace("%", "\\%") + "%")).fetchone()
         return row[0] if row else None
+
+    def last_trading_state(self, venue: str, symbol: str) -> tuple[str, str] | None:
+        """(state, kind) of the latest risk event that recorded the trading state: what a restarted risk
+        actor must restore (a HALTED symbol stays halted until an operator resumes it)."""
+        row = self._conn.execute("SELECT state, kind FROM risk_events WHERE venue = ? AND symbol = ? AND state != '' "
+                                 "ORDER BY at_ns DESC, id DESC LIMIT 1", (venue, symbol)).fetchone()
+        return (row[0], row[1]) if row else None
 
     def load_journal(self, venue: str, symbol: str) -> tuple[list[str], str | None, str | None]:
         """What the OMS last persisted: its non-terminal orders (JSON), its position and its fill ledger."""

@@ -16,7 +16,9 @@ from actors.base import EngineActor, handles
 from actors.book.view import MarketView
 from actors.context import SymbolContext
 from actors.oms.messages import OpenOrdersView, OrderFilled, PositionChanged
+from actors.oms.position import Position
 from actors.risk.messages import RiskState
+from actors.store.store import Store
 from actors.strategy.fixed_spread import quote, should_publish
 from actors.strategy.messages import QuoteTarget
 from actors.strategy.params import Fees
@@ -30,7 +32,7 @@ class StrategyActor(EngineActor):
     name = "strategy"
 
     def __init__(self, ctx: SymbolContext, on_failed: Any = None) -> None:
-        super().__init__(on_failed)
+        super().__init__(on_failed, ctx.peers)
         self.ctx = ctx
         self.params = ctx.settings.strategy
         self.fees = Fees(ctx.settings.fees.maker, ctx.settings.fees.taker)
@@ -41,6 +43,12 @@ class StrategyActor(EngineActor):
         self._timer: Any = None
 
     def on_start(self) -> None:
+        # the position the OMS last journaled, until it tells us the current one (a restart mid-position
+        # must not quote as if flat)
+        with Store.open_readonly(self.ctx.settings.store.path) as st:
+            _, pos_json, _ = st.load_journal(self.ctx.venue, self.ctx.symbol)
+        if pos_json:
+            self.position_lots = msgspec.json.decode(pos_json, type=Position).lots
         self._timer = self.ctx.timers.tell_every(self.params.quote_interval_ms / 1000, self.actor_ref, Requote())
 
     def on_stop(self) -> None:

@@ -32,18 +32,15 @@ class StartTree:
     pass
 
 
-class StopTree:
-    pass
-
-
 class SupervisorActor(EngineActor):
     name = "supervisor"
 
     def __init__(self, spec: TreeSpec, factories: dict[str, Factory], peers: Peers, clock: Clock, timers: Timers,
                  *, on_gave_up: Callable[[TreeGaveUp], None], on_restarted: Callable[[ChildRestarted], None] | None
-                 = None, give_up: Callable[[str], None] | None = None, heartbeat_s: float = 1.0,
-                 heartbeat_timeout_s: float = 3.0, stop_timeout_s: float = 5.0) -> None:
-        super().__init__()
+                 = None, give_up: Callable[[str, bool], None] | None = None, heartbeat_s: float = 1.0,
+                 heartbeat_timeout_s: float = 3.0, stop_timeout_s: float = 5.0,
+                 on_failed: Callable[[str, BaseException], None] | None = None) -> None:
+        super().__init__(on_failed)
         missing = [c for c in spec.children if c not in factories]
         if missing:
             raise ValueError(f"{spec.name}: no factory for {missing}")
@@ -54,7 +51,7 @@ class SupervisorActor(EngineActor):
         self._timers = timers
         self._on_gave_up = on_gave_up
         self._on_restarted = on_restarted
-        self._give_up_action = give_up  # e.g. panicstop: runs before the tree reports that it gave up
+        self._give_up_action = give_up  # the panicstop: (reason, final) before and after the tree stops
         self._heartbeat_s = heartbeat_s
         self._heartbeat_timeout_s = heartbeat_timeout_s
         self._stop_timeout_s = stop_timeout_s
@@ -83,12 +80,6 @@ class SupervisorActor(EngineActor):
                 return not self.gave_up
         return True
 
-    @handles(StopTree)
-    def _stop_tree(self, _: StopTree) -> None:
-        if self._hb_timer is not None:
-            self._hb_timer.cancel()
-        self._stop_children(self.spec.children)
-
     # ------------------------------------------------------------------ failures
     def report(self, child: str, exc: BaseException, urn: str) -> None:
         """Called on the failing child's thread: hand the failure to this actor's mailbox."""
@@ -100,7 +91,7 @@ class SupervisorActor(EngineActor):
     def _failed(self, msg: ChildFailed) -> None:
         if self.gave_up or msg.tree != self.spec.name:
             return
-        if msg.urn and msg.urn != self._urns.get(msg.child):
+        if msg.urn != self._urns.get(msg.child) and msg.error != "could not start":
             return  # about an incarnation that was already replaced
         logger.error("{}/{} failed{}: {}", self.spec.name, msg.child, " (hung)" if msg.hung else "", msg.error)
         if self.intensity.record(msg.at_ns):
@@ -120,17 +111,24 @@ class SupervisorActor(EngineActor):
             self._on_restarted(ChildRestarted(self.spec.name, names, self._clock.time_ns()))
 
     def _give_up(self, reason: str) -> None:
+        """Panicstop first (orders must not rest unmanaged while children take seconds to stop), stop the
+        tree, then panicstop again to confirm; only then escalate."""
         self.gave_up = True
         logger.critical("{}: giving up: {}", self.spec.name, reason)
         if self._hb_timer is not None:
             self._hb_timer.cancel()
+        self._panicstop(reason, final=False)
         self._stop_children(self.spec.children)
-        if self._give_up_action is not None:
-            try:
-                self._give_up_action(reason)
-            except Exception as exc:  # the escalation must happen whatever the panicstop did
-                logger.exception("{}: give-up action failed: {}", self.spec.name, exc)
+        self._panicstop(reason, final=True)
         self._on_gave_up(TreeGaveUp(self.spec.name, reason, self._clock.time_ns()))
+
+    def _panicstop(self, reason: str, final: bool) -> None:
+        if self._give_up_action is None:
+            return
+        try:
+            self._give_up_action(reason, final)
+        except Exception as exc:  # the escalation must happen whatever the panicstop did
+            logger.exception("{}: panicstop failed: {}", self.spec.name, exc)
 
     # ------------------------------------------------------------------ heartbeats
     @handles(CheckHeartbeats)
@@ -167,21 +165,24 @@ class SupervisorActor(EngineActor):
 
     # ------------------------------------------------------------------ children
     def _start_child(self, child: str) -> bool:
-        holder: dict[str, str] = {}
+        def on_failed(urn: str, exc: BaseException) -> None:
+            self.report(child, exc, urn)
 
-        def on_failed(_name: str, exc: BaseException) -> None:
-            self.report(child, exc, holder.get("urn", ""))
-
+        ref: pykka.ActorRef | None = None
         try:
             ref = self._factories[child](on_failed)
-            holder["urn"] = ref.actor_urn
+            # registered at once, so that replies to what its on_start asked for can reach it
             self._urns[child] = ref.actor_urn
+            self.peers.set(child, ref)
             ref.ask(Heartbeat(0), timeout=self._heartbeat_timeout_s)  # proves on_start completed
         except Exception as exc:
             logger.error("{}/{} could not start: {}: {}", self.spec.name, child, type(exc).__name__, exc)
-            self.peers.set(child, None)
+            self.peers.set(child, None)  # retires it: a late on_start must not leave a second one working
+            self._urns.pop(child, None)
+            if ref is not None:
+                with contextlib.suppress(pykka.ActorDeadError):
+                    ref.stop(block=False)
             return False
-        self.peers.set(child, ref)
         return True
 
     def _stop_children(self, names: tuple[str, ...]) -> None:

@@ -36,6 +36,7 @@ from actors.risk.actor import RiskActor
 from actors.risk.messages import CancelAllOrders, Notify
 from actors.settings import Credentials, Settings
 from actors.store.store import Store
+from actors.strategy.actor import StrategyActor
 from actors.supervisor.actor import StartTree, SupervisorActor
 from actors.supervisor.lock import InstanceLock
 from actors.supervisor.messages import ChildRestarted, TreeGaveUp
@@ -72,7 +73,7 @@ class SymbolTree:
             "book": lambda f: BookActor.start(ctx, f),
             "risk": lambda f: RiskActor.start(ctx, f, on_alert=alert),
             "oms": lambda f: OmsActor.start(ctx, f),
-            "strategy": lambda f: _start_strategy(ctx, f),
+            "strategy": lambda f: StrategyActor.start(ctx, f),
             "analyzer": lambda f: AnalyzerActor.start(ctx, f),
         }
 
@@ -81,24 +82,32 @@ class SymbolTree:
         self.sup = SupervisorActor.start(
             self.spec, self.factories(), self.peers, self.engine.clock, self.engine.timers,
             on_gave_up=self.engine.tree_gave_up, on_restarted=self.engine.child_restarted, give_up=self.panicstop,
-            heartbeat_s=sv.heartbeat_s, heartbeat_timeout_s=sv.heartbeat_timeout_s)
+            heartbeat_s=sv.heartbeat_s, heartbeat_timeout_s=sv.heartbeat_timeout_s, on_failed=self._supervisor_failed)
         return bool(self.sup.ask(StartTree(), timeout=60))
 
-    def panicstop(self, reason: str) -> bool:
+    def panicstop(self, reason: str, final: bool = True) -> bool:
         """Cancel every order of the symbol over REST and confirm none is left (the tree's own actors may be
-        what is broken, so nothing here goes through them)."""
-        left: list[Any] = []
+        what is broken, so nothing here goes through them). The symbol is recorded HALTED: a restarted tree
+        starts halted and trades again only when an operator resumes it. ``final``: alert and record."""
+        left: list[Any] = [None]
         try:
             left = self.engine.rest.cancel_all(self.symbol, confirm_rounds=5)
-        except BinanceError as exc:
+        except (BinanceError, ValueError) as exc:  # ValueError: a reply we could not read
             logger.critical("{} panicstop: cancel-all failed: {}", self.symbol, exc)
-            left = [None]
-        ok = not left
-        self.engine.alert(Notify("P0", f"{self.symbol} panicstop",
-                                 f"{reason}; {'no order left open' if ok else f'{len(left)} order(s) still open!'}",
-                                 self.engine.clock.time_ns()))
-        self.engine.record_risk_event(self.symbol, "panicstop_tree", {"reason": reason, "confirmed": ok})
+        finally:
+            ok = not left
+            if final or not ok:
+                state = "no order left open" if ok else "orders may still be open!"
+                self.engine.alert(Notify("P0", f"{self.symbol} panicstop", f"{reason}; {state}",
+                                         self.engine.clock.time_ns()))
+            if final:
+                self.engine.record_risk_event(self.symbol, "panicstop_tree", {"reason": reason, "confirmed": ok},
+                                              state="HALTED")
         return ok
+
+    def _supervisor_failed(self, _urn: str, exc: BaseException) -> None:
+        """The tree's own supervisor crashed: nobody manages its children now. Escalate like a give-up."""
+        self.engine.tree_gave_up(TreeGaveUp(self.symbol, f"supervisor crashed: {exc}", self.engine.clock.time_ns()))
 
     def inspect(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -119,12 +128,6 @@ class SymbolTree:
                 self.sup.stop(timeout=30)
             except pykka.Timeout:
                 logger.error("{}: tree did not stop in time", self.symbol)
-
-
-def _start_strategy(ctx: SymbolContext, on_failed: Any) -> pykka.ActorRef:
-    from actors.strategy.actor import StrategyActor
-
-    return StrategyActor.start(ctx, on_failed)
 
 
 class Engine:
@@ -153,8 +156,9 @@ class Engine:
                                                settings.supervision.root_within_s)
 
     # ------------------------------------------------------------------ start
-    def start(self) -> None:
-        """Locks, store, exchange info, then every symbol's tree. Raises before trading if any of it fails."""
+    def start(self, resume: list[str] | tuple[str, ...] = ()) -> None:
+        """Locks, store, exchange info, then every symbol's tree. Raises before trading if any of it fails.
+        ``resume``: symbols an operator resumes from the halt they were left in (recorded and audited)."""
         # A thread woken by a message waits for the GIL up to the switch interval (5 ms by default) while
         # another thread computes: every actor hop would pay it. 0.2 ms keeps hand-offs prompt.
         sys.setswitchinterval(self.settings.engine.switch_interval_ms / 1000)
@@ -164,6 +168,12 @@ class Engine:
             self.locks.append(lock)
         self.store = Store.open(self.settings.store.path, clock=self.clock)
         self.store.start_run(self.run_id, symbols=self.symbols)
+        for sym in resume:
+            self.store.record_audit("operator", "resume", {"symbol": sym, "run_id": self.run_id})
+            self.store.record_risk_event("operator_resume", venue=self.settings.exchange.venue, symbol=sym,
+                                         severity="P1", state="ACTIVE", detail={"by": "operator at start"},
+                                         run_id=self.run_id)
+            logger.warning("{}: resumed by the operator at start", sym)
         self.rest.sync_time()
         info = self.rest.exchange_info()
         missing = [s for s in self.symbols if s not in info.instruments]
@@ -192,13 +202,13 @@ class Engine:
             except Exception as exc:  # an alert channel must never take trading down
                 logger.error("alert delivery failed: {}", exc)
 
-    def record_risk_event(self, symbol: str, kind: str, detail: dict[str, Any]) -> None:
+    def record_risk_event(self, symbol: str, kind: str, detail: dict[str, Any], state: str = "") -> None:
         if self.store is None:
             return
         with self._store_lock:
             try:
                 self.store.record_risk_event(kind, venue=self.settings.exchange.venue, symbol=symbol, severity="P0",
-                                             detail=detail, run_id=self.run_id)
+                                             state=state, detail=detail, run_id=self.run_id)
             except Exception as exc:
                 logger.error("could not record {}: {}", kind, exc)
 
@@ -226,7 +236,12 @@ class Engine:
             tree.stop()
             self.stats.tree_restarts[ev.tree] = self.stats.tree_restarts.get(ev.tree, 0) + 1
             logger.warning("root: restarting the {} tree after it gave up ({})", ev.tree, ev.reason)
-            fresh = SymbolTree(self, ev.tree, tree.ctx.instrument)
+            try:  # the filters may have changed (a tick size) and be why it kept failing
+                instrument = self.rest.exchange_info().instrument(ev.tree)
+            except (BinanceError, ValueError) as exc:
+                logger.error("root: exchangeInfo failed ({}); restarting {} with the instrument it had", exc, ev.tree)
+                instrument = tree.ctx.instrument
+            fresh = SymbolTree(self, ev.tree, instrument)
             self.trees[ev.tree] = fresh
             fresh.start()
         return EXIT_OK
@@ -250,20 +265,25 @@ class Engine:
         summary: dict[str, Any] = {"run_id": self.run_id, "symbols": {}, "tick_to_order": self.latency.summary(),
                                    "child_restarts": len(self.stats.child_restarts),
                                    "trees_gave_up": len(self.stats.trees_gave_up)}
-        for sym in self.symbols:
+        mine = [s for s in self.symbols if s in self.trees]  # never touch a symbol another instance holds
+        for sym in mine:
             try:
                 left = self.rest.cancel_all(sym, confirm_rounds=5)
                 pos = self.rest.position_risk(sym)
-            except BinanceError as exc:
+            except (BinanceError, ValueError) as exc:
                 logger.error("{}: final cancel-all/position failed: {}", sym, exc)
                 left, pos = [None], []
+            if left:
+                self.alert(Notify("P0", f"{sym}: orders may be open after shutdown",
+                                  f"the final cancel-all could not confirm that nothing is open ({len(left)})",
+                                  self.clock.time_ns()))
             summary["symbols"][sym] = {"open_orders": len(left),
                                        "position": str(sum((p.qty for p in pos if p.symbol == sym), 0)),
                                        "unrealized_pnl": str(sum((p.unrealized_pnl for p in pos if p.symbol == sym),
                                                                  0))}
         if self.store is not None:
             self.store.end_run(self.run_id, reason=reason)
-            for sym in self.symbols:
+            for sym in mine:
                 rows = self.store.fills(symbol=sym)
                 realized = sum((f.realized_pnl for f in rows), 0)
                 fees = sum((f.commission for f in rows if f.commission_asset == self.trees[sym].ctx.instrument

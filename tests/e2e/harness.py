@@ -76,11 +76,11 @@ class Live:
         self.start_engine()
         return self
 
-    def start_engine(self) -> Engine:
+    def start_engine(self, resume: tuple[str, ...] = ()) -> Engine:
         self.stop.clear()
         self.engine = Engine(self.settings, self.symbols, self.sx.rest_url, self.sx.ws_url,
                              credentials(self.settings), on_alert=self.alerts.append)
-        self.engine.start()
+        self.engine.start(resume=resume)
         self._root = threading.Thread(target=self._run_root, daemon=True)
         self._root.start()
         return self.engine
