@@ -11,13 +11,13 @@ import msgspec
 from loguru import logger
 
 from actors.analyzer.markout import MarkoutTracker
-from actors.analyzer.pnl import PnlBook
+from actors.analyzer.pnl import PnlBook, opened_book
 from actors.analyzer.stats import FillStats
 from actors.base import EngineActor, handles
 from actors.book.view import MarketView
 from actors.context import SymbolContext
 from actors.oms.messages import OpenOrdersView, OrderFilled
-from actors.oms.position import Position
+from actors.oms.position import stored_position
 from actors.store.store import Store
 
 
@@ -43,12 +43,7 @@ class AnalyzerActor(EngineActor):
     def on_start(self) -> None:
         ctx = self.ctx
         self.store = Store.open(ctx.settings.store.path, clock=ctx.clock)
-        _, pos_json, _ = self.store.load_journal(ctx.venue, ctx.symbol)
-        if pos_json:
-            pos = msgspec.json.decode(pos_json, type=Position)
-            if pos.lots:
-                self.pnl = PnlBook.opened(ctx.symbol, ctx.instrument.quote_asset,
-                                          ctx.instrument.lots_to_qty(pos.lots), pos.avg_entry)
+        self.pnl = opened_book(stored_position(self.store, ctx.venue, ctx.symbol), ctx.symbol, ctx.instrument)
         self._timer = ctx.timers.tell_every(self.every_s, self.actor_ref, Snapshot())
 
     def on_stop(self) -> None:

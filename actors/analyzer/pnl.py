@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
+from typing import Any
 
 import msgspec
 
@@ -173,3 +174,11 @@ class DailyPnl:
             nxt = DailyPnl(day, equity_change)
             return nxt, Decimal(0)
         return self, self.carried + equity_change - self.baseline
+
+
+def opened_book(position: Any, symbol: str, instrument: Any) -> PnlBook:
+    """A PnL book starting from a stored OMS position (lots, average entry), or flat without one: its
+    unrealized PnL counts from that entry."""
+    if position is None or not position.lots:
+        return PnlBook(symbol, instrument.quote_asset)
+    return PnlBook.opened(symbol, instrument.quote_asset, instrument.lots_to_qty(position.lots), position.avg_entry)

@@ -57,6 +57,8 @@ class BookActor(EngineActor):
         # Snapshot only once the socket streams: one taken before it would predate the first diff (a gap). If
         # the gateway is already connected (only the book restarted), it answers with a StreamConnected now.
         self.ctx.peers.tell("gateway", ReportStreamState())
+        # and should that answer or the connect event itself be lost in the start-up race: ask anyway soon
+        self.ctx.timers.tell_later(2.0, self.actor_ref, RetrySnapshot())
 
     # ------------------------------------------------------------------ the feed
     @handles(DepthDiff)

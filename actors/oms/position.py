@@ -8,6 +8,7 @@ The average entry price is the usual weighted average (a display figure, rounded
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -109,3 +110,10 @@ class FillLedger(msgspec.Struct, frozen=True):
     def lots_after(self, ms: int) -> int:
         """Signed lots of the counted fills newer than ``ms`` (to compare with a position as of ``ms``)."""
         return sum(r.signed_lots for r in self.recent if r.trade_ms > ms)
+
+
+def stored_position(store: Any, venue: str, symbol: str) -> Position | None:
+    """The position the OMS last journaled (``Store.load_journal``), for the actors that must not start as
+    if flat after a restart: risk (daily loss), strategy (inventory), analyzer (PnL)."""
+    _, pos_json, _ = store.load_journal(venue, symbol)
+    return msgspec.json.decode(pos_json, type=Position) if pos_json else None

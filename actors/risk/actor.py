@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from actors.analyzer.pnl import DailyPnl, PnlBook
+from actors.analyzer.pnl import DailyPnl, PnlBook, opened_book
 from actors.base import EngineActor, handles
 from actors.book.view import MarketView
 from actors.context import SymbolContext
@@ -27,7 +27,7 @@ from actors.oms.messages import (
     PositionMismatch,
     PositionSnapshot,
 )
-from actors.oms.position import Position
+from actors.oms.position import stored_position
 from actors.risk.core import Output, RiskCore
 from actors.risk.messages import (
     CancelAllOrders,
@@ -81,12 +81,7 @@ class RiskActor(EngineActor):
     def on_start(self) -> None:
         ctx = self.ctx
         self.store = Store.open(ctx.settings.store.path, clock=ctx.clock)
-        _, pos_json, _ = self.store.load_journal(ctx.venue, ctx.symbol)
-        if pos_json:  # the position the OMS last knew: its unrealized PnL counts from its entry
-            pos = msgspec.json.decode(pos_json, type=Position)
-            if pos.lots:
-                self.pnl = PnlBook.opened(ctx.symbol, ctx.instrument.quote_asset,
-                                          ctx.instrument.lots_to_qty(pos.lots), pos.avg_entry)
+        self.pnl = opened_book(stored_position(self.store, ctx.venue, ctx.symbol), ctx.symbol, ctx.instrument)
         now = ctx.clock.time_ns()
         self.daily = DailyPnl.start(Decimal(0), now, carried=self._realized_today(now))
         last = self.store.last_trading_state(ctx.venue, ctx.symbol)

@@ -16,7 +16,7 @@ from actors.base import EngineActor, handles
 from actors.book.view import MarketView
 from actors.context import SymbolContext
 from actors.oms.messages import OpenOrdersView, OrderFilled, PositionChanged
-from actors.oms.position import Position
+from actors.oms.position import stored_position
 from actors.risk.messages import RiskState
 from actors.store.store import Store
 from actors.strategy.fixed_spread import quote, should_publish
@@ -46,9 +46,9 @@ class StrategyActor(EngineActor):
         # the position the OMS last journaled, until it tells us the current one (a restart mid-position
         # must not quote as if flat)
         with Store.open_readonly(self.ctx.settings.store.path) as st:
-            _, pos_json, _ = st.load_journal(self.ctx.venue, self.ctx.symbol)
-        if pos_json:
-            self.position_lots = msgspec.json.decode(pos_json, type=Position).lots
+            pos = stored_position(st, self.ctx.venue, self.ctx.symbol)
+        if pos is not None:
+            self.position_lots = pos.lots
         self._timer = self.ctx.timers.tell_every(self.params.quote_interval_ms / 1000, self.actor_ref, Requote())
 
     def on_stop(self) -> None:
