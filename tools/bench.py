@@ -213,7 +213,7 @@ def bench_crash(rounds: int) -> dict[str, Any]:
 
         def quoting() -> bool:
             on_exchange = {o["clientOrderId"] for o in sx.state()["accounts"]["simkey"]["open_orders"]}
-            oms = tree.inspect().get("oms") or {}
+            oms = tree.inspect(("oms",)).get("oms") or {}
             return oms.get("mode") == "QUOTING" and bool(on_exchange) and on_exchange <= set(oms.get("live") or ())
 
         def wait(pred: Callable[[], bool], timeout: float) -> bool:

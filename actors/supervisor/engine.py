@@ -109,9 +109,9 @@ class SymbolTree:
         """The tree's own supervisor crashed: nobody manages its children now. Escalate like a give-up."""
         self.engine.tree_gave_up(TreeGaveUp(self.symbol, f"supervisor crashed: {exc}", self.engine.clock.time_ns()))
 
-    def inspect(self) -> dict[str, Any]:
+    def inspect(self, names: tuple[str, ...] = SYMBOL_CHILDREN) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in SYMBOL_CHILDREN:
+        for name in names:
             ref = self.peers.get(name)
             if ref is None:
                 out[name] = None
@@ -256,7 +256,7 @@ class Engine:
         end = self.clock.monotonic_ns() + 5_000_000_000
         for tree in self.trees.values():
             while self.clock.monotonic_ns() < end:
-                oms = tree.inspect().get("oms") or {}
+                oms = tree.inspect(("oms",)).get("oms") or {}
                 if not oms.get("live"):
                     break
                 threading.Event().wait(0.1)

@@ -137,7 +137,8 @@ class Live:
         return self.engine.trees[symbol].inspect()
 
     def oms(self, symbol: str = "ETHUSDC") -> dict[str, Any]:
-        return self.tree(symbol).get("oms") or {}
+        assert self.engine is not None
+        return self.engine.trees[symbol].inspect(("oms",)).get("oms") or {}
 
     def quoting(self, symbol: str = "ETHUSDC") -> bool:
         """Quotes rest on the exchange, and every order the exchange holds is one the OMS tracks as live (no
