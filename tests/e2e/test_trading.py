@@ -19,6 +19,8 @@ def test_normal_run_fills_and_the_database_equals_the_exchange(tmp_path: Path) -
     with Live(tmp_path, sim={"regimes": (("ETHUSDC", "high_vol"),)}) as live:
         assert wait_until(live.quoting, 20), live.tree()
         assert wait_until(lambda: live.exchange_fills() >= 3, 60), "no fills"
+        # a placement prompted by a market update (not by a fill or risk's state) has been timed
+        assert wait_until(lambda: live.engine.latency.samples_ns, 30)
         summary = live.stop_engine()
         trades = live.sx.call(lambda rt: [t.id for t in rt.core.accounts[KEY].trades.get("ETHUSDC", [])])
         position = live.exchange_position()
