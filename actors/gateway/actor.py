@@ -115,9 +115,13 @@ class GatewayActor(EngineActor):
             self._market.stop()
         if self._user is not None:
             self._user.stop(delete_key=False)  # the key is the account's: other symbols use it too
-        for pool in (self._pool, self._orders):
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._orders is not None:
+            # a placement already on the wire finishes (bounded by the REST timeouts) before the gateway is
+            # gone, so whatever cancels after the stop (a restarted tree's reconcile, shutdown's cancel-all)
+            # comes after it and sees the order; queued ones are dropped
+            self._orders.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------------ socket threads
     def _on_market_frame(self, raw: bytes | str, recv_ns: int) -> None:

@@ -455,6 +455,12 @@ class Store:
                                  (venue, symbol)).fetchone()
         return row[0]
 
+    def client_id_of(self, venue: str, symbol: str, exchange_order_id: int) -> str | None:
+        """Our client order id for an exchange order id (REST userTrades carry only the latter)."""
+        row = self._conn.execute("SELECT client_order_id FROM orders WHERE venue = ? AND symbol = ? AND "
+                                 "exchange_order_id = ?", (venue, symbol, exchange_order_id)).fetchone()
+        return row[0] if row else None
+
     def last_fill_ms(self, venue: str, symbol: str) -> int | None:
         row = self._conn.execute("SELECT max(trade_ms) FROM fills WHERE venue = ? AND symbol = ?",
                                  (venue, symbol)).fetchone()

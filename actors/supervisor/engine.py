@@ -14,7 +14,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pykka
@@ -26,7 +26,7 @@ from actors.book.actor import BookActor
 from actors.clock import Clock, WallClock
 from actors.context import SymbolContext
 from actors.gateway.actor import GatewayActor
-from actors.gateway.binance.errors import BinanceError
+from actors.gateway.binance.errors import BinanceError, OrderNotFoundError
 from actors.gateway.binance.rest import BinanceRest
 from actors.gateway.latency import TickToOrder
 from actors.instrument import Instrument
@@ -35,6 +35,7 @@ from actors.oms.ids import next_run_id
 from actors.risk.actor import RiskActor
 from actors.risk.messages import CancelAllOrders, Notify
 from actors.settings import Credentials, Settings
+from actors.store.models import LocalStatus
 from actors.store.store import Store
 from actors.strategy.actor import StrategyActor
 from actors.supervisor.actor import StartTree, SupervisorActor
@@ -255,10 +256,10 @@ class Engine:
             tree.peers.tell("oms", CancelAllOrders(tree.symbol, 0, self.clock.time_ns()))
         end = self.clock.monotonic_ns() + 5_000_000_000
         for tree in self.trees.values():
-            while self.clock.monotonic_ns() < end:
-                oms = tree.inspect(("oms",)).get("oms") or {}
-                if not oms.get("live"):
-                    break
+            while self.clock.monotonic_ns() < end and tree.sup is not None and tree.sup.is_alive():
+                oms = tree.inspect(("oms",)).get("oms")
+                if oms is not None and not oms.get("live"):
+                    break  # (no answer is not "nothing live": a busy OMS is still working through acks)
                 threading.Event().wait(0.1)
         for tree in self.trees.values():
             tree.stop()
@@ -282,6 +283,8 @@ class Engine:
                                        "unrealized_pnl": str(sum((p.unrealized_pnl for p in pos if p.symbol == sym),
                                                                  0))}
         if self.store is not None:
+            for sym in mine:
+                self._settle(sym)
             self.store.end_run(self.run_id, reason=reason)
             for sym in mine:
                 rows = self.store.fills(symbol=sym)
@@ -299,4 +302,39 @@ class Engine:
         for lock in self.locks:
             lock.release()
         return summary
+
+    def _settle(self, sym: str) -> None:
+        """After the final cancel-all: bring the database up to what the exchange says for orders the stopped
+        OMS did not hear the end of (an ack, cancel or fill in flight as it stopped). The next start's
+        reconciliation would repair them too; doing it here leaves a database that is true as the run ends."""
+        assert self.store is not None
+        venue = self.trees[sym].ctx.venue
+        rows = self.store.open_orders(sym, venue=venue)
+        if not rows:
+            return
+        by_exchange_id: dict[int, str] = {}
+        try:
+            for row in rows:
+                try:
+                    report = self.rest.get_order(sym, client_order_id=row.client_order_id)
+                except OrderNotFoundError:
+                    self.store.record_order_event(row.client_order_id, LocalStatus.NOT_FOUND, source="shutdown",
+                                                  reason="not on the exchange at shutdown", run_id=self.run_id)
+                    continue
+                by_exchange_id[report.order_id] = row.client_order_id
+                self.store.record_order_report(report, source="shutdown", run_id=self.run_id)
+            last = self.store.last_trade_id(venue, sym)
+            since = min(r.created_ns for r in rows) // 1_000_000 - 60_000
+            # with an overlap: trade ids of different orders interleave; a fill recorded twice is one row
+            fills = (self.rest.user_trades(sym, from_id=max(last - 100, 0)) if last is not None
+                     else self.rest.user_trades(sym, start_time_ms=since))
+            for f in fills:
+                cid = f.client_order_id or by_exchange_id.get(f.order_id) or self.store.client_id_of(
+                    venue, sym, f.order_id)
+                self.store.record_fill(replace(f, client_order_id=cid or ""), run_id=self.run_id)
+        except (BinanceError, ValueError) as exc:
+            logger.warning("{}: could not settle {} open orders in the database at shutdown ({}); the next start"
+                           " reconciles them", sym, len(rows), exc)
+            return
+        logger.info("{}: settled {} orders left open in the database at shutdown", sym, len(rows))
 

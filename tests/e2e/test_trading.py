@@ -43,3 +43,42 @@ def test_normal_run_fills_and_the_database_equals_the_exchange(tmp_path: Path) -
     worst_long = max(w[0] for w in live.worst)
     worst_short = min(w[1] for w in live.worst)
     assert worst_long <= 100 and worst_short >= -100  # max_inventory 0.1 ETH = 100 lots, at every fill
+
+
+def test_shutdown_settles_what_a_stopped_oms_never_heard_the_end_of(tmp_path: Path) -> None:
+    """An OMS stops with a placement's ack, a fill or a cancel still in flight (the race a loaded machine
+    loses): the shutdown asks the exchange about every order the database still holds open and records the
+    answer, so the run ends with a database that equals the exchange."""
+    from actors.gateway.binance.rest import OrderRequest
+    from actors.gateway.events import Side
+
+    with Live(tmp_path) as live:
+        assert wait_until(live.quoting, 20), live.tree()
+        eng = live.engine
+        assert eng is not None and eng.store is not None
+        live.stop.set()
+        eng.trees["ETHUSDC"].stop()  # the OMS is gone: nothing below reaches it
+        book = eng.rest.depth("ETHUSDC", 5)
+        bid, ask = Decimal(book.bids[0][0]), Decimal(book.asks[0][0])
+        venue, now = eng.trees["ETHUSDC"].ctx.venue, eng.clock.time_ns()
+        orders = {"mmETHUSDC.settle.rest": (bid - Decimal("2"), True),  # rests, then the final cancel-all
+                  "mmETHUSDC.settle.take": (ask + Decimal("2"), True),  # takes liquidity: a fill nobody heard
+                  "mmETHUSDC.settle.lost": (bid - Decimal("3"), False)}  # journaled, never sent
+        for cid, (price, sent) in orders.items():
+            eng.store.record_order_intent(cid, venue=venue, symbol="ETHUSDC", side=Side.BUY, price=price,
+                                          qty=Decimal("0.01"), tif="GTC", reduce_only=False, created_ns=now,
+                                          run_id=eng.run_id)
+            if sent:
+                eng.rest.place_order(OrderRequest("ETHUSDC", Side.BUY, Decimal("0.01"), cid, price=price))
+        assert wait_until(lambda: live.exchange_fills() >= 1, 10)
+        summary = eng.shutdown("test")
+        trades = live.sx.call(lambda rt: [t.id for t in rt.core.accounts[KEY].trades.get("ETHUSDC", [])])
+    assert summary["symbols"]["ETHUSDC"]["open_orders"] == 0
+    with Store.open_readonly(tmp_path / "mm.db") as st:
+        assert not st.open_orders("ETHUSDC")
+        status = {cid: st.order(cid).status for cid in orders}  # type: ignore[union-attr]
+        assert status == {"mmETHUSDC.settle.rest": "CANCELED", "mmETHUSDC.settle.take": "FILLED",
+                          "mmETHUSDC.settle.lost": "NOT_FOUND"}
+        fills = st.fills(symbol="ETHUSDC")
+        assert sorted(f.trade_id for f in fills) == sorted(trades)  # the unheard fill too, once
+        assert any(f.client_order_id == "mmETHUSDC.settle.take" for f in fills)
