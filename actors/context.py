@@ -3,12 +3,13 @@ account-wide exchange client, and the settings. Built by the supervisor, handed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from actors.base import Peers
 from actors.clock import Clock
 from actors.instrument import Instrument
+from actors.lanes import Lanes
 from actors.settings import Settings
 from actors.timers import Timers
 
@@ -26,3 +27,4 @@ class SymbolContext:
     ws_url: str
     run_id: str
     latency: Any = None  # actors.gateway.latency.TickToOrder, shared by the account's symbols
+    lanes: Lanes = field(default_factory=Lanes)  # hot-path hand-offs between this tree's actors

@@ -30,6 +30,12 @@ from actors.gateway.events import (
 )
 
 SUBSCRIBERS = ("strategy", "risk", "analyzer")
+# Risk and the analyzer watch the market; they need not wake (and take the GIL from the quoting path) on every
+# diff. They get a view at least every _WATCH_EVERY_NS while the book moves, at once when the mid has moved by
+# _WATCH_MOVE_BPS from the last one they got (a shock is never smoothed away), and on every stale/fresh flip.
+WATCHERS = ("risk", "analyzer")
+_WATCH_EVERY_NS = 50_000_000
+_WATCH_MOVE_BPS = 5
 _SNAPSHOT_TIMEOUT_NS = 10_000_000_000  # no reply to a snapshot request for this long: ask again
 
 
@@ -49,6 +55,7 @@ class BookActor(EngineActor):
         self._asked_ns = 0
         self._last_update_ns = 0
         self.view: MarketView | None = None
+        self._watched: MarketView | None = None  # the last view risk and the analyzer were sent
         self.last_trade: Trade | None = None
         self.ticker_checks = 0
         self.ticker_mismatches = 0
@@ -131,7 +138,7 @@ class BookActor(EngineActor):
     # ------------------------------------------------------------------ helpers
     def _untrusted(self, fetch: bool = True) -> None:
         if self.view is not None and not self.view.stale:
-            self.view = msgspec.structs.replace(self.view, stale=True)
+            self.view = self._watched = msgspec.structs.replace(self.view, stale=True)
             for name in SUBSCRIBERS:
                 self.ctx.peers.tell(name, self.view)
         if fetch:
@@ -152,5 +159,10 @@ class BookActor(EngineActor):
             return
         self.view = view
         peers = self.ctx.peers
-        for name in SUBSCRIBERS:
-            peers.tell(name, view)
+        peers.tell("strategy", view)
+        w = self._watched
+        if (w is None or view.stale != w.stale or view.last_update_ns - w.last_update_ns >= _WATCH_EVERY_NS
+                or abs(view.mid_x2_ticks - w.mid_x2_ticks) * 10_000 >= w.mid_x2_ticks * _WATCH_MOVE_BPS):
+            self._watched = view
+            for name in WATCHERS:
+                peers.tell(name, view)

@@ -80,6 +80,7 @@ class GatewayActor(EngineActor):
         # placements: one thread of their own, in order, never blocking this actor's mailbox (a slow exchange
         # must not make the gateway look hung, nor hold back the cancels behind it)
         self._orders = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"orders-{self._symbol}")
+        self.ctx.lanes.set("orders", self._order_lane)  # the OMS hands placements to the worker directly
         sym = self._symbol.lower()
         streams = [f"{sym}@{s.depth_stream}", f"{sym}@trade", f"{sym}@bookTicker"]
         self._market = WsClient(combined_url(self.ctx.ws_url, streams), name=f"market-{self._symbol}",
@@ -111,6 +112,7 @@ class GatewayActor(EngineActor):
             self.ctx.peers.tell("book", StreamConnected(self._market.name, "", self.ctx.clock.time_ns()))
 
     def on_stop(self) -> None:
+        self.ctx.lanes.clear("orders", self._order_lane)
         if self._market is not None:
             self._market.stop()
         if self._user is not None:
@@ -189,6 +191,19 @@ class GatewayActor(EngineActor):
     @handles(PlaceOrders)
     def _place(self, cmd: PlaceOrders) -> None:
         self._submit(self._do_place, cmd, pool=self._orders)
+
+    def _order_lane(self, cmd: object) -> bool:
+        """The ``orders`` lane (called on the OMS's thread): onto the placement worker, unless this gateway
+        has been retired or is stopping; then the OMS falls back to the mailbox, which reaches the current
+        gateway."""
+        pool = self._orders
+        if pool is None or not isinstance(cmd, PlaceOrders) or self.ctx.peers.get(self.name) is not self.actor_ref:
+            return False
+        try:
+            pool.submit(self._guard, self._do_place, cmd)
+        except RuntimeError:  # shut down with this actor
+            return False
+        return True
 
     def _do_place(self, cmd: PlaceOrders) -> None:
         lat = self.ctx.latency

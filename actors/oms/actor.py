@@ -1,7 +1,8 @@
 """The OMS actor: one pure core call per message, then persist → send → publish, in that order.
 
-Every step's orders, fills and position are journaled in one SQLite transaction *before* any command of the
-step reaches the gateway (lesson 4). Risk's current state sets the limits every plan is held to; as a last
+A new order is on disk before the exchange can hear of it (lesson 4): appended to the intent log
+(``intents.py``, microseconds) before it is sent; the step's orders, fills and position are then journaled in
+one SQLite transaction. Risk's current state sets the limits every plan is held to; as a last
 gate, every placement is checked again with risk's own pure pre-trade check before it is sent. Quotes are
 pulled (an empty target) the moment risk says quoting is not allowed, even if the strategy is down.
 """
@@ -9,6 +10,7 @@ pulled (an empty target) the moment risk says quoting is not allowed, even if th
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -21,6 +23,7 @@ from actors.oms import core
 from actors.oms.budget import BudgetParams
 from actors.oms.diff import Limits, Tolerance
 from actors.oms.ids import ClientIds, next_run_id, parse_client_id
+from actors.oms.intents import IntentLog
 from actors.oms.messages import (
     CancelRejected,
     FillsSnapshot,
@@ -95,13 +98,15 @@ class OmsActor(EngineActor):
         self.target: QuoteTarget | None = None
         self._market_ns = 0  # the tick behind the target being handled (stamped on its placements)
         self._forward_to_risk: set[int] = set()  # asked_ns of queries risk's panicstop is waiting for
-        self._ticks = 0
         self._timer: Any = None
+        self.intents: IntentLog | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
         ctx = self.ctx
         self.store = Store.open(ctx.settings.store.path, clock=ctx.clock, autocheckpoint=False)
+        self.intents = IntentLog(Path(ctx.settings.engine.state_dir) / f"intents-{self.venue}-{ctx.symbol}.log")
+        self._recover_intents()
         orders_json, pos_json, ledger_json = self.store.load_journal(self.venue, ctx.symbol)
         stored = tuple(_ORDER_DEC.decode(j) for j in orders_json)
         tag = f"mm{ctx.symbol}"[:14]
@@ -119,6 +124,8 @@ class OmsActor(EngineActor):
     def on_stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self.intents is not None:
+            self.intents.close()
         if self.store is not None:
             try:
                 self.store.checkpoint()
@@ -135,15 +142,18 @@ class OmsActor(EngineActor):
         sending = {o.client_order_id for c in step.commands if isinstance(c, PlaceOrders) for o in c.orders}
         first = tuple(o for o in step.persist if o.client_order_id in sending)
         if first:
-            self._persist(first)
+            assert self.intents is not None
+            self.intents.append(self._journal_rows(first))  # on disk before it is sent (actors/oms/intents.py)
         self.state = step.state
         for cmd in step.commands:
             if isinstance(cmd, PlaceOrders):
                 self._send_places(cmd)
             else:
                 self.ctx.peers.tell("gateway", cmd)
-        rest = tuple(o for o in step.persist if o.client_order_id not in sending) if first else step.persist
-        self._persist(rest, step.fills, step.position, step.ledger)
+        self._persist(step.persist, step.fills, step.position, step.ledger)
+        if first:
+            assert self.intents is not None
+            self.intents.clear()  # the journal has them now
         for ev in step.events:
             self._publish(ev)
 
@@ -152,17 +162,32 @@ class OmsActor(EngineActor):
         if not (orders or fills or position is not None or ledger is not None):
             return
         assert self.store is not None
-        ins = self.ctx.instrument
-        journal = [JournalOrder(o.client_order_id, o.side.value, ins.ticks_to_price(o.price_ticks),
-                                ins.lots_to_qty(o.qty_lots), o.time_in_force, o.reduce_only, o.created_ns,
-                                _STORE_STATUS[o.status], o.exchange_id or None, ins.lots_to_qty(o.filled_lots),
-                                o.status in TERMINAL, _ORDER_ENC.encode(o).decode(), o.reason,
-                                "exchange" if o.adopted else "intent")
-                   for o in orders]
         self.store.journal(venue=self.venue, symbol=self.ctx.symbol, run_id=self.ctx.run_id,
-                           at_ns=self.ctx.clock.time_ns(), orders=journal, fills=fills,
+                           at_ns=self.ctx.clock.time_ns(), orders=self._journal_rows(orders), fills=fills,
                            position=_ORDER_ENC.encode(position).decode() if position is not None else None,
                            ledger=_ORDER_ENC.encode(ledger).decode() if ledger is not None else None)
+
+    def _journal_rows(self, orders: tuple[Order, ...]) -> list[JournalOrder]:
+        ins = self.ctx.instrument
+        return [JournalOrder(o.client_order_id, o.side.value, ins.ticks_to_price(o.price_ticks),
+                             ins.lots_to_qty(o.qty_lots), o.time_in_force, o.reduce_only, o.created_ns,
+                             _STORE_STATUS[o.status], o.exchange_id or None, ins.lots_to_qty(o.filled_lots),
+                             o.status in TERMINAL, _ORDER_ENC.encode(o).decode(), o.reason,
+                             "exchange" if o.adopted else "intent")
+                for o in orders]
+
+    def _recover_intents(self) -> None:
+        """Intents logged whose journal entry never committed (the process died in between) join the journal
+        as intents; reconciliation looks them up on the exchange. An order the journal already has keeps its
+        (newer) journaled state."""
+        assert self.store is not None and self.intents is not None
+        lost = [o for o in self.intents.pending() if self.store.order(o.client_order_id) is None]
+        if lost:
+            logger.warning("{} recovering {} order intents from the intent log: {}", self.ctx.symbol, len(lost),
+                           ", ".join(o.client_order_id for o in lost))
+            self.store.journal(venue=self.venue, symbol=self.ctx.symbol, run_id=self.ctx.run_id,
+                               at_ns=self.ctx.clock.time_ns(), orders=lost)
+        self.intents.clear()
 
     def _send_places(self, cmd: PlaceOrders) -> None:
         """Risk's own pre-trade check on each placement, as the last thing before the wire. The plan already
@@ -185,7 +210,9 @@ class OmsActor(EngineActor):
                 self._run(core.on_order_rejected(self.state, OrderRejected(
                     o.client_order_id, None, f"pre-trade: {decision.reason}", "rejected"), self.ctx.clock.time_ns()))
         if ok:
-            self.ctx.peers.tell("gateway", PlaceOrders(cmd.symbol, tuple(ok), self._market_ns))
+            out = PlaceOrders(cmd.symbol, tuple(ok), self._market_ns)
+            if not self.ctx.lanes.submit("orders", out):  # straight to the placement worker (actors/lanes.py)
+                self.ctx.peers.tell("gateway", out)
 
     def _publish(self, ev: Any) -> None:
         peers = self.ctx.peers
@@ -335,9 +362,6 @@ class OmsActor(EngineActor):
     def _tick(self, _: OmsTick) -> None:
         assert self.state is not None and self.store is not None
         self._run(core.on_tick(self.state, self._now()))
-        self._ticks += 1
-        if self._ticks % 20 == 0:
-            self.store.checkpoint()  # off the send path (this connection never autocheckpoints)
 
     # ------------------------------------------------------------------ risk's panicstop work orders
     @handles(CancelAllOrders)

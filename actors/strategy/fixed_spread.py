@@ -19,7 +19,7 @@ Rules, each for a lesson or an exchange rule:
 
 from __future__ import annotations
 
-import math
+import functools
 from fractions import Fraction
 
 from actors.book.view import MarketView
@@ -35,6 +35,7 @@ def _empty(symbol: str, now_ns: int, reason: str) -> QuoteTarget:
     return QuoteTarget(symbol, (), (), now_ns, reason=reason)
 
 
+@functools.lru_cache(maxsize=64)
 def half_spread_bps(params: FixedSpreadParams, fees: Fees) -> tuple[Fraction, bool]:
     """The half spread quoted at level 0 and whether the fee floor (not ``min_spread_bps``) set it."""
     floor = fees.min_half_spread_bps(params.fee_buffer_bps)
@@ -42,15 +43,26 @@ def half_spread_bps(params: FixedSpreadParams, fees: Fees) -> tuple[Fraction, bo
     return (floor, True) if floor > wanted else (wanted, False)
 
 
+@functools.lru_cache(maxsize=64)
+def _level_ratios(half: Fraction, spacing_bps: float, levels: int) -> tuple[tuple[int, int], ...]:
+    """Each level's distance from mid as an exact ratio ``p / q`` of the mid, computed once per parameter set:
+    the per-tick work is then integer arithmetic only (Fraction arithmetic cost ~0.3 ms per quote)."""
+    out = []
+    for i in range(levels):
+        h = (half + i * Fraction(spacing_bps)) / _BPS
+        out.append((h.numerator, h.denominator))
+    return tuple(out)
+
+
 def _prices(market: MarketView, half: Fraction, params: FixedSpreadParams) -> tuple[list[int], list[int]]:
     """Level prices, best first: bids strictly falling, asks strictly rising, never inside the touch."""
     m2 = market.mid_x2_ticks
     bids: list[int] = []
     asks: list[int] = []
-    for i in range(params.levels):
-        h = (half + i * Fraction(params.level_spacing_bps)) / _BPS
-        b = min(math.floor(m2 * (1 - h) / 2), market.bid_ticks, bids[-1] - 1 if bids else market.bid_ticks)
-        a = max(math.ceil(m2 * (1 + h) / 2), market.ask_ticks, asks[-1] + 1 if asks else market.ask_ticks)
+    for p, q in _level_ratios(half, params.level_spacing_bps, params.levels):
+        # floor(m2 * (1 - p/q) / 2) and ceil(m2 * (1 + p/q) / 2), exactly, in integers
+        b = min((m2 * (q - p)) // (2 * q), market.bid_ticks, bids[-1] - 1 if bids else market.bid_ticks)
+        a = max(-((-m2 * (q + p)) // (2 * q)), market.ask_ticks, asks[-1] + 1 if asks else market.ask_ticks)
         if b > 0:
             bids.append(b)
         asks.append(a)

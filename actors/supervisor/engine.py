@@ -11,6 +11,7 @@ panicstopped and ``run`` returns non-zero, so systemd restarts the process.
 from __future__ import annotations
 
 import queue
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -46,6 +47,7 @@ from actors.timers import Timers
 
 EXIT_OK = 0
 EXIT_ESCALATED = 1  # the root gave up: systemd restarts the process
+CHECKPOINT_EVERY_NS = 10_000_000_000
 
 
 @dataclass
@@ -153,6 +155,7 @@ class Engine:
         self.stats = EngineStats()
         self._events: queue.Queue[TreeGaveUp] = queue.Queue()
         self._store_lock = threading.Lock()
+        self._summary: dict[str, Any] | None = None  # set by shutdown
         self.root_intensity = RestartIntensity(settings.supervision.root_max_restarts,
                                                settings.supervision.root_within_s)
 
@@ -195,6 +198,17 @@ class Engine:
     def child_restarted(self, ev: ChildRestarted) -> None:
         self.stats.child_restarts.append(ev)
 
+    def _checkpoint(self) -> None:
+        """Move the WAL into the database here, off every actor's thread: the OMS's connection never
+        checkpoints (a checkpoint fsyncs, milliseconds, which must not land between a tick and its order)."""
+        if self.store is None:
+            return
+        try:
+            with self._store_lock:
+                self.store.checkpoint()
+        except sqlite3.Error as exc:
+            logger.warning("WAL checkpoint failed: {}", exc)
+
     def alert(self, n: Notify) -> None:
         (logger.critical if n.level == "P0" else logger.warning)("ALERT {} {}: {}", n.level, n.title, n.body)
         if self._on_alert is not None:
@@ -217,9 +231,14 @@ class Engine:
     def run(self, stop: threading.Event, duration_s: float = 0.0) -> int:
         """Until ``stop`` is set or ``duration_s`` passes; restarts trees that gave up (one_for_one)."""
         deadline = self.clock.monotonic_ns() + int(duration_s * 1e9) if duration_s else None
+        next_checkpoint = self.clock.monotonic_ns() + CHECKPOINT_EVERY_NS
         while not stop.is_set():
-            if deadline is not None and self.clock.monotonic_ns() >= deadline:
+            now = self.clock.monotonic_ns()
+            if deadline is not None and now >= deadline:
                 break
+            if now >= next_checkpoint:
+                next_checkpoint = now + CHECKPOINT_EVERY_NS
+                self._checkpoint()
             try:
                 ev = self._events.get(timeout=0.1)
             except queue.Empty:
@@ -251,7 +270,9 @@ class Engine:
     def shutdown(self, reason: str = "shutdown") -> dict[str, Any]:
         """Cancel all, confirm, flush, stop. Every OMS goes HALTED (it places nothing more, cancels everything
         and anything acknowledged later); what is still open after that is cancelled over REST directly and
-        confirmed."""
+        confirmed. Once only: a second call returns the first one's summary."""
+        if self._summary is not None:
+            return self._summary
         for tree in self.trees.values():
             tree.peers.tell("oms", CancelAllOrders(tree.symbol, 0, self.clock.time_ns()))
         end = self.clock.monotonic_ns() + 5_000_000_000
@@ -301,6 +322,7 @@ class Engine:
         self.rest.close()
         for lock in self.locks:
             lock.release()
+        self._summary = summary
         return summary
 
     def _settle(self, sym: str) -> None:

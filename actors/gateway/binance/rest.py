@@ -223,6 +223,11 @@ def _retry_after(headers: Any) -> float | None:
 # ---------------------------------------------------------------- the client
 
 
+_BASE_HEADERS = {"User-Agent": "mm-engine/0.1", "Accept": "*/*", "Accept-Encoding": "gzip, deflate",
+                 "Connection": "keep-alive"}
+_BODY_METHODS = frozenset({"POST", "PUT", "DELETE"})
+
+
 class _Adapter(HTTPAdapter):
     """requests' adapter with a hook at the last moment before the request goes to the socket (after signing
     and preparation): where tick-to-order latency ends."""
@@ -364,13 +369,12 @@ class BinanceRest:
                 ts = self._time.timestamp_ms(self._local_ms())
             auth = encode_params([("recvWindow", self.recv_window_ms), ("timestamp", ts)])
             payload = self._creds.signed(f"{payload}&{auth}" if payload else auth)
-        url = f"{self.base_url}{ep.path}?{payload}" if payload else f"{self.base_url}{ep.path}"
-        headers = {"X-MBX-APIKEY": self._creds.api_key} if ep.security != "NONE" else {}
+        req = self._prepare(ep, payload)
         with self._lock:
             sent_ms = self._server_ms_locked()
         t0 = self._clock.monotonic_ns()
         try:
-            resp = self._session.request(ep.method, url, headers=headers, timeout=self._timeout)
+            resp = self._session.get_adapter(req.url).send(req, timeout=self._timeout)
         except requests.RequestException as exc:
             latency = (self._clock.monotonic_ns() - t0) / 1e6
             kind = classify(None, None, transport_kind(exc), is_write=ep.write)
@@ -411,6 +415,32 @@ class BinanceRest:
             logger.error("binance {} {}: http={} code={} {}", ep.method, ep.path, status, code, msg[:160])
         raise make_error(kind, msg, code=code, http_status=status, endpoint=ep.path,
                          retry_after_s=retry_after, ban_until=ban_end)
+
+    def _prepare(self, ep: Endpoint, payload: str) -> requests.PreparedRequest:
+        """The request, built directly rather than through ``Session.request``: its generic preparation
+        (settings merges, URL re-parsing and re-quoting of a long signed query, character by character, three
+        times over) cost about a millisecond inside the tick-to-order path. Our payload is already encoded
+        (``encode_params``) and signed. Writes carry it as a form body, as Binance accepts for POST, PUT and
+        DELETE (the signature covers the body), which also keeps it out of any URL a proxy or error logs."""
+        req = requests.PreparedRequest()
+        req.method = ep.method
+        req.hooks = {"response": []}
+        headers = dict(_BASE_HEADERS)
+        if ep.security != "NONE":
+            headers["X-MBX-APIKEY"] = self._creds.api_key
+        if payload and ep.method in _BODY_METHODS:
+            req.url = f"{self.base_url}{ep.path}"
+            body = payload.encode("ascii")
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Content-Length"] = str(len(body))
+            req.body = body
+        else:
+            req.url = f"{self.base_url}{ep.path}?{payload}" if payload else f"{self.base_url}{ep.path}"
+            req.body = None
+            if ep.method in _BODY_METHODS:
+                headers["Content-Length"] = "0"
+        req.headers = requests.structures.CaseInsensitiveDict(headers)
+        return req
 
     def _error_body(self, resp: requests.Response) -> tuple[int | None, str]:
         try:

@@ -221,3 +221,22 @@ def test_should_publish(eth: Instrument) -> None:
 def test_params_validation() -> None:
     with pytest.raises(ValueError, match="level_spacing_bps"):
         FixedSpreadParams(levels=2, level_spacing_bps=0)
+
+
+def test_integer_level_prices_equal_the_exact_fraction_formula() -> None:
+    """The per-tick integer arithmetic is the exact formula: floor/ceil of mid x (1 -/+ h), h in bps."""
+    import math
+    import random
+    from fractions import Fraction
+
+    from actors.strategy.fixed_spread import _level_ratios
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        half = Fraction(rng.randint(1, 400), rng.randint(1, 40))
+        spacing, levels = rng.choice([0.5, 1.0, 2.5, 7.0]), rng.randint(1, 5)
+        m2 = rng.randint(2, 10**9)
+        for i, (p, q) in enumerate(_level_ratios(half, spacing, levels)):
+            h = (half + i * Fraction(spacing)) / 10_000
+            assert (m2 * (q - p)) // (2 * q) == math.floor(m2 * (1 - h) / 2)
+            assert -((-m2 * (q + p)) // (2 * q)) == math.ceil(m2 * (1 + h) / 2)

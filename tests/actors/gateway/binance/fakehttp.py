@@ -20,10 +20,11 @@ KEY, SECRET = "test-key-AAAA", "test-secret-BBBB"
 class Seen:
     method: str
     path: str
-    query: str
+    query: str  # Binance's totalParams: the URL's query string followed by the form body
     params: dict[str, str]
     headers: dict[str, str]
     at_ns: int  # the fake clock when it was sent
+    in_body: bool = False  # the parameters came as a form body (writes), not in the URL
 
     @property
     def signature_ok(self) -> bool:
@@ -54,8 +55,10 @@ class FakeAdapter(BaseAdapter):
 
     def send(self, request, **kwargs):
         u = urlsplit(request.url)
-        s = Seen(request.method, u.path, u.query, dict(parse_qsl(u.query)), dict(request.headers),
-                 self.clock.time_ns() if self.clock else 0)
+        body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "")
+        total = u.query + body
+        s = Seen(request.method, u.path, total, dict(parse_qsl(total)), dict(request.headers),
+                 self.clock.time_ns() if self.clock else 0, bool(body))
         self.seen.append(s)
         queue = self.routes.get((request.method, u.path))
         if not queue:

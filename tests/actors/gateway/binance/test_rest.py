@@ -75,6 +75,7 @@ def test_signed_request_on_the_wire(env) -> None:
     assert p["quantity"] == "0.001" and p["price"] == "50000" and p["recvWindow"] == "5000"
     assert int(p["timestamp"]) == clock.time_ns() // 1_000_000
     assert post.query.endswith("&signature=" + post.params["signature"])
+    assert post.in_body and post.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert [s.outcome for s in stats][-1] == "ok" and stats[-1].path == ORDER
     # the time was synced once before the first signed request
     assert len(fake.calls("GET", "/fapi/v1/time")) == 1

@@ -1,0 +1,35 @@
+"""Direct hand-offs that skip an actor's mailbox on the hot path.
+
+A placement used to go OMS → gateway mailbox → the gateway's ordered placement worker: two thread wake-ups
+for one decision. The gateway now registers its worker as the ``orders`` lane and the OMS hands a
+``PlaceOrders`` straight to it; the mailbox remains the fallback (no lane yet, or the lane refuses). A lane
+belongs to one incarnation of its owner: a restarted gateway registers its own, and a retired one refuses,
+so a placement never goes out through a gateway the supervisor has replaced.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+Lane = Callable[[object], bool]  # True: accepted (it will be acted on); False: use the mailbox
+
+
+class Lanes:
+    def __init__(self) -> None:
+        self._lanes: dict[str, Lane] = {}
+        self._lock = threading.Lock()
+
+    def set(self, name: str, lane: Lane) -> None:
+        with self._lock:
+            self._lanes[name] = lane
+
+    def clear(self, name: str, lane: Lane) -> None:
+        """Remove ``lane`` if it is still the registered one (a successor's stays)."""
+        with self._lock:
+            if self._lanes.get(name) == lane:
+                del self._lanes[name]
+
+    def submit(self, name: str, msg: object) -> bool:
+        lane = self._lanes.get(name)
+        return lane is not None and lane(msg)
