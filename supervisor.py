@@ -11,8 +11,9 @@ already trades this account and symbol.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
-import logging
+import os
 import signal
 import sys
 import threading
@@ -20,9 +21,13 @@ from pathlib import Path
 
 from loguru import logger
 
+from actors.logs import configure as configure_logs
+from actors.logs import url_secrets
+from actors.notifier.settings import LEVELS
 from actors.settings import Settings, SettingsError, credentials, load_settings
 from actors.supervisor.engine import EXIT_ESCALATED, EXIT_OK, Engine
 from actors.supervisor.lock import InstanceLocked
+from actors.supervisor.sdnotify import Notifier
 
 REPO = Path(__file__).resolve().parent
 EXIT_CONFIG = 2
@@ -52,17 +57,6 @@ def start_embedded_exchange(s: Settings):
     return sx
 
 
-class _ToLoguru(logging.Handler):
-    """Standard-library logging (pykka reports an actor that failed in on_start there) into loguru."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            level: str | int = logger.level(record.levelname).name
-        except ValueError:
-            level = record.levelno
-        logger.opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
-
-
 def print_summary(summary: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary), flush=True)
@@ -87,9 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         print("nothing was started", file=sys.stderr)
         return EXIT_CONFIG
-    logger.remove()
-    logger.add(sys.stderr, level=settings.log.level)
-    logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
+    try:  # JSON file + console, std logging routed in, the credentials scrubbed; what is queued is written at exit
+        logs = configure_logs(settings.log, secrets=(creds.api_key, creds.api_secret), symbols=symbols)
+        atexit.register(logs.close)
+    except OSError as exc:
+        print(f"error: {settings.source}: [log] path: {exc}", file=sys.stderr)
+        print("nothing was started", file=sys.stderr)
+        return EXIT_CONFIG
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -98,7 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     sx = start_embedded_exchange(settings) if settings.embedded_exchange else None
     rest_url = sx.rest_url if sx else settings.exchange.rest_url
     ws_url = sx.ws_url if sx else settings.exchange.ws_url
-    engine = Engine(settings, symbols, rest_url, ws_url, creds)
+    notifier = Notifier.from_env(os.environ, pid=os.getpid(), send_timeout_s=settings.systemd.send_timeout_s)
+    try:
+        engine = Engine(settings, symbols, rest_url, ws_url, creds, notifier=notifier)
+    except SettingsError as exc:  # e.g. an alert URL apprise cannot use (the message never quotes it)
+        print(f"error: {exc}", file=sys.stderr)
+        print("nothing was started", file=sys.stderr)
+        if sx is not None:
+            sx.stop()
+        return EXIT_CONFIG
+    # alert URLs carry tokens: scrubbed from every log line like the API keys
+    logs.add_secrets(url_secrets(d.url for lv in LEVELS for d in engine.ops.targets.of(lv)))
     resume = [x.strip().upper() for x in args.resume.split(",") if x.strip()]
     code, reason = EXIT_ESCALATED, "crashed"
     try:
@@ -110,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: --symbols: {exc}", file=sys.stderr)
             code, reason = EXIT_CONFIG, "refused to start"
+        except OSError as exc:  # the metrics port is taken (another instance, or one still stopping)
+            print(f"error: {exc}", file=sys.stderr)
+            code, reason = EXIT_ESCALATED, "refused to start"
         else:
             code = engine.run(stop, args.duration)
             reason = "escalated" if code else "stopped"

@@ -15,6 +15,7 @@ import msgspec
 import pykka
 from loguru import logger
 
+from actors.logs import bind_context
 from actors.supervisor.messages import Heartbeat
 
 Handler = Callable[[Any, Any], Any]
@@ -103,6 +104,16 @@ class EngineActor(pykka.ThreadingActor):
         self._peers = peers
         self.unhandled: Counter[str] = Counter()
         self.retired_drops = 0
+
+    def _actor_loop(self) -> None:
+        # the body of the actor's own thread (pykka 4.5, pinned): from here every line it logs carries its
+        # symbol and name, and no call site has to pass them
+        bind_context(*self.log_context())
+        super()._actor_loop()
+
+    def log_context(self) -> tuple[str | None, str]:
+        """(symbol, actor) for this actor's log lines."""
+        return getattr(getattr(self, "ctx", None), "symbol", None), self.name
 
     def on_receive(self, message: Any) -> Any:
         peers = self._peers

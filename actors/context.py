@@ -3,6 +3,7 @@ account-wide exchange client, and the settings. Built by the supervisor, handed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,3 +29,15 @@ class SymbolContext:
     run_id: str
     latency: Any = None  # actors.gateway.latency.TickToOrder, shared by the account's symbols
     lanes: Lanes = field(default_factory=Lanes)  # hot-path hand-offs between this tree's actors
+    metrics: Any = None  # actors.metrics.registry.SymbolMetrics (None in unit tests: nothing recorded)
+    observe: Callable[[object], None] | None = None  # events the engine's alert rules watch (actors/notifier)
+
+    def notice(self, ev: object) -> None:
+        """Hand an event to the engine's alert rules (never raises into the actor)."""
+        if self.observe is not None:
+            try:
+                self.observe(ev)
+            except Exception as exc:  # an alerting bug must not take an actor down
+                from loguru import logger
+
+                logger.error("{}: alert rules failed on {}: {}", self.symbol, type(ev).__name__, exc)

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from actors.fields import num
+from actors.metrics.settings import MetricsSettings
+from actors.notifier.settings import AlertSettings
 from actors.risk.params import RiskParams
+from actors.store.reports import ReportSettings
 from actors.strategy.params import FixedSpreadParams
+from actors.supervisor.sdnotify import SystemdSettings
 
 
 class SettingsError(ValueError):
@@ -66,7 +70,34 @@ class FeedSettings:
 
 @dataclass(frozen=True)
 class LogSettings:
-    level: str = "INFO"
+    """Logs (``actors/logs.py``): JSON lines to a rotating file, readable lines on stderr. A line is written to
+    a sink when its level reaches both its module's level (``level``, or the longest dotted prefix in
+    ``modules``) and that sink's own level; so ``level = "DEBUG"`` with the defaults puts DEBUG in the file
+    and keeps the console at INFO."""
+
+    level: str = "INFO"  # every module's level, unless [log.modules] names it
+    modules: dict[str, str] = field(default_factory=dict)  # [log.modules] "actors.gateway" = "DEBUG"
+    console_level: str = "INFO"
+    file_level: str = "DEBUG"
+    path: str = "var/log/engine.jsonl"  # JSON lines, from the working directory; "{symbols}": ETHUSDC-BTCUSDC
+    rotation_mb: float = num(64.0, 0.0, 65_536.0, lo_open=True)  # the file is rotated before it passes this
+    retention_days: float = num(14.0, 0.0, 3650.0, lo_open=True)  # rotated files older than this are deleted
+    retention_files: int = num(50, 1, 100_000)  # ... and all but the newest this many
+    compression: str = ""  # "" | "gz": rotated files are gzipped (by the writer thread, never an actor)
+    backlog_lines: int = num(100_000, 100, 10_000_000)  # lines waiting for the disk before new ones are dropped
+
+    def __post_init__(self) -> None:
+        levels = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+        for key in ("level", "console_level", "file_level"):
+            if getattr(self, key) not in levels:
+                raise ValueError(f"[log] {key}: must be one of {', '.join(levels)}, got {getattr(self, key)!r}")
+        for module, level in self.modules.items():
+            if not module or module != module.strip() or " " in module:
+                raise ValueError(f"[log.modules] {module!r}: must be a dotted module name like \"actors.gateway\"")
+            if level not in levels:
+                raise ValueError(f"[log.modules] {module!r}: must be one of {', '.join(levels)}, got {level!r}")
+        if self.compression not in ("", "gz"):
+            raise ValueError(f"[log] compression: must be \"\" or \"gz\", got {self.compression!r}")
 
 
 @dataclass(frozen=True)
@@ -130,6 +161,10 @@ class Settings:
     strategy: FixedSpreadParams = field(default_factory=FixedSpreadParams)
     oms: OmsSettings = field(default_factory=OmsSettings)
     fees: FeeSettings = field(default_factory=FeeSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    systemd: SystemdSettings = field(default_factory=SystemdSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     source: str = "<defaults>"
 
     @property
@@ -237,6 +272,11 @@ def _coerce(tp: Any, value: Any, source: str, loc: str, f: dataclasses.Field, ch
         if choices and value not in choices:
             raise bad(f"must be one of {', '.join(choices)}")
         return value
+    elif origin is dict:  # a table of free keys, e.g. [log.modules]
+        if not isinstance(value, dict):
+            raise bad("must be a table")
+        inner = typing.get_args(tp)[1]
+        return {k: _coerce(inner, v, source, f'{loc} "{k}"', f, choice_key) for k, v in value.items()}
     elif origin in (tuple, list) or (origin is types.UnionType):
         args = typing.get_args(tp)
         if not isinstance(value, list):
@@ -266,6 +306,11 @@ def _cross_checks(s: Settings, source: str) -> None:
         schemes = ("http://", "https://") if key == "rest_url" else ("ws://", "wss://")
         if url and not url.startswith(schemes):
             raise SettingsError(f"{source}: [exchange] {key}: must start with {' or '.join(schemes)}, got {url!r}")
+    sv = s.supervision
+    if s.systemd.proof_max_age_s <= sv.heartbeat_s + sv.heartbeat_timeout_s:
+        raise SettingsError(f"{source}: [systemd] proof_max_age_s: must exceed [supervision] heartbeat_s + "
+                            f"heartbeat_timeout_s ({sv.heartbeat_s + sv.heartbeat_timeout_s:g}), or a healthy tree "
+                            "would hold back the watchdog")
     if s.simex.feed and not Path(s.simex.feed).is_file():
         raise SettingsError(f"{source}: [simex] feed: no such file {s.simex.feed!r}")
 

@@ -82,7 +82,9 @@ class Timers:
                 entry = heapq.heappop(self._heap)
                 if entry.every_ns and not entry.cancelled:
                     # after a stall, the next tick is one interval from now: no burst of catch-up ticks
-                    entry.due_ns = max(entry.due_ns + entry.every_ns, self._clock.monotonic_ns())
+                    now = self._clock.monotonic_ns()
+                    nxt = entry.due_ns + entry.every_ns
+                    entry.due_ns = nxt if nxt > now else now + entry.every_ns
                     entry.seq = next(self._seq)
                     heapq.heappush(self._heap, entry)
             if not entry.cancelled:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import shipped_settings
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -16,9 +18,7 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def test_runs_on_the_embedded_exchange_and_stops_cleanly(tmp_path: Path) -> None:
-    cfg = tmp_path / "settings.toml"
-    cfg.write_text((REPO / "settings.toml").read_text().replace('path = "var/mm.db"', f'path = "{tmp_path}/mm.db"')
-                   .replace('state_dir = "var"', f'state_dir = "{tmp_path}"'))
+    cfg = shipped_settings(tmp_path)
     r = run("--symbols", "ETHUSDC,BTCUSDC", "--duration", "6", "--config", str(cfg), "--json-summary")
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads(r.stdout.strip().splitlines()[-1])
@@ -42,8 +42,6 @@ def test_broken_settings_name_the_key_and_start_nothing(tmp_path: Path) -> None:
 
 
 def test_unknown_symbol_is_refused(tmp_path: Path) -> None:
-    cfg = tmp_path / "settings.toml"
-    cfg.write_text((REPO / "settings.toml").read_text().replace('path = "var/mm.db"', f'path = "{tmp_path}/mm.db"')
-                   .replace('state_dir = "var"', f'state_dir = "{tmp_path}"'))
+    cfg = shipped_settings(tmp_path)
     r = run("--symbols", "DOGEUSDC", "--duration", "2", "--config", str(cfg), timeout=30)
     assert r.returncode == 2 and "DOGEUSDC" in r.stderr

@@ -5,13 +5,17 @@
     python tools/query.py orders [--id CID] [--symbol S] [--status ST] [--since T] [--limit N]
     python tools/query.py fills [--symbol S] [--order CID] [--since T] [--limit N]
     python tools/query.py pnl --by day|hour [--symbol S] [--since T]
-    python tools/query.py risk | audit | runs | config | inventory [--since T] [--limit N]
+    python tools/query.py inventory [--by day|hour] [--symbol S] [--since T] [--limit N]
+    python tools/query.py config [--version N] [--limit N]
+    python tools/query.py risk | audit | runs [--since T] [--limit N]
 
 The database is ``--db PATH``, else ``[store] path`` of the settings file (``--config``, default the repo's
 settings.toml), else ``var/mm.db``; relative paths are relative to the working directory. Output is a table
 (default), ``--csv`` or ``--json``; numbers are exact decimal strings, times UTC. ``--since`` takes an ISO
-date or time (UTC) such as ``2024-08-08`` or ``2024-08-08T13:00``. Exit 0 on success, 1 when ``--id`` names
-no order, 2 on a usage or database error.
+date or time (UTC) such as ``2024-08-08`` or ``2024-08-08T13:00``. ``orders --id`` shows the order, its
+event history and its fills (as CSV: one timeline row per event and fill); ``config`` one row per changed key
+(``--version`` one version with its whole configuration). Exit 0 on success, 1 when ``--id`` names no order
+or ``--version`` no version, 2 on a usage or database error.
 """
 
 from __future__ import annotations
@@ -33,7 +37,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actors.settings import SettingsError, load_settings
 from actors.store import Store, StoreError
-from actors.store.reports import PERIODS, pnl_by, summary
+from actors.store.reports import (
+    PERIODS,
+    config_changes,
+    flatten_config,
+    inventory_by,
+    order_history,
+    pnl_by,
+    summary,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = Path("var/mm.db")
@@ -52,7 +64,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "audit": ("at", "who", "action", "detail"),
     "runs": ("run_id", "started_at", "ended_at", "end_reason", "symbols", "host", "pid", "code_version",
              "config_version"),
-    "config": ("version", "at", "applied_by", "comment", "diff"),
+    "config": ("version", "at", "applied_by", "key", "old", "new", "comment"),
     "inventory": ("at", "symbol", "position", "open_buy_qty", "open_sell_qty", "worst_long", "worst_short",
                   "entry_price", "source"),
 }
@@ -182,35 +194,21 @@ def cmd_summary(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _order_history(store: Store, cid: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    order = store.order(cid)
-    if order is None:
-        return None
-    o = _record(order)
-    first = {"client_order_id": cid, "seq": 0, "status": "INTENT" if order.origin == "intent" else "FOUND",
-             "applied": True, "exchange_order_id": None, "executed_qty": None, "avg_price": None,
-             "price": order.price, "qty": order.qty, "reason": "", "code": None, "source": order.origin,
-             "exchange_ms": None, "event_key": "", "recorded_ns": order.created_ns, "recorded_at": order.created_at,
-             "run_id": order.run_id}
-    return o, [first, *(_record(e) for e in store.order_events(cid))]
-
-
 def cmd_orders(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     if not args.id:
         rows = store.orders(symbol=args.symbol, status=args.status, since_ns=_since_ns(args.since), limit=args.limit)
         emit_rows(args, out, [_record(r) for r in rows], "orders")
         return 0
-    found = _order_history(store, args.id)
+    found = order_history(store, args.id)
     if found is None:
         sys.stderr.write(f"no order with client order id {args.id!r}\n")
         return 1
-    order, events = found
-    fills = [_record(f) for f in store.fills(client_order_id=args.id)]
+    order, events, fills = found["order"], found["events"], found["fills"]
     if args.json:
         write_json(out, {"order": _for_json(order), "events": [_for_json(e) for e in events],
                          "fills": [_for_json(f) for f in fills]})
-    elif args.csv:
-        write_csv(out, events)
+    elif args.csv:  # one flat file: the order's fixed fields repeated on each event and fill, in recorded order
+        write_csv(out, found["timeline"])
     else:
         write_table(out, [{"key": k, "value": v} for k, v in order.items()])
         out.write("\nevents\n")
@@ -230,6 +228,9 @@ def cmd_fills(store: Store, args: argparse.Namespace, out: TextIO) -> int:
 def cmd_pnl(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     rows = pnl_by(store, args.by, symbol=args.symbol, since_ms=_since_ms(args.since), limit=args.limit)
     emit_rows(args, out, rows, "pnl")
+    if rows and not (args.json or args.csv):
+        out.write("\nnet_pnl = realized_pnl - fees + funding, in pnl_asset (net_of says whether funding is recorded "
+                  "for the symbol); other_fees are paid in another asset and not netted.\n")
     return 0
 
 
@@ -250,11 +251,48 @@ def cmd_runs(store: Store, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_config(store: Store, args: argparse.Namespace, out: TextIO) -> int:
-    emit_rows(args, out, [_record(r) for r in store.config_versions(limit=args.limit)], "config")
+    if args.version is not None:
+        return _config_version(store, args, out)
+    versions = store.config_versions(limit=args.limit)
+    if args.json:
+        write_json(out, [_for_json(_record(v)) for v in versions])
+    else:
+        emit_rows(args, out, config_changes(versions), "config")
+    return 0
+
+
+def _config_version(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    """One version: when, who, what changed, and the whole configuration it made (changed keys marked)."""
+    found = [v for v in store.config_versions() if v.version == args.version]
+    if not found:
+        sys.stderr.write(f"no configuration version {args.version}\n")
+        return 1
+    v = found[0]
+    changes = config_changes([v])
+    old = {c["key"]: c["old"] for c in changes if c["key"]}
+    config = json.loads(v.config) if v.config else None
+    settings = [{"key": k, "value": val, "changed": k in old, "old": old.get(k)} for k, val in flatten_config(config)]
+    if args.json:
+        write_json(out, _for_json(_record(v)))
+    elif args.csv:
+        write_csv(out, settings)
+    else:
+        write_table(out, [{"key": k, "value": _record(v)[k]} for k in ("version", "at", "applied_by", "comment")])
+        out.write("\nchanges\n")
+        write_table(out, changes, ("key", "old", "new"))
+        out.write("\nconfiguration\n")
+        if config is None:
+            out.write("(not recorded)\n")
+        else:
+            write_table(out, settings)
     return 0
 
 
 def cmd_inventory(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    if args.by:
+        rows = inventory_by(store, args.by, symbol=args.symbol, since_ns=_since_ns(args.since), limit=args.limit)
+        emit_rows(args, out, rows, "inventory_by")
+        return 0
     rows = store.inventory(symbol=args.symbol, since_ns=_since_ns(args.since), limit=args.limit)
     emit_rows(args, out, [_record(r) for r in rows], "inventory")
     return 0
@@ -268,8 +306,8 @@ COMMANDS: dict[str, tuple[Callable[[Store, argparse.Namespace, TextIO], int], st
     "risk": (cmd_risk, "risk events"),
     "audit": (cmd_audit, "who did what"),
     "runs": (cmd_runs, "engine runs (a run without an end crashed)"),
-    "config": (cmd_config, "configuration versions and their diffs"),
-    "inventory": (cmd_inventory, "position and resting quantity over time, with the worst cases"),
+    "config": (cmd_config, "configuration versions: one row per changed key, or one version (--version)"),
+    "inventory": (cmd_inventory, "position and resting quantity over time, with the worst cases (--by: per bucket)"),
 }
 
 
@@ -302,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--order", help="only fills of this client order id")
         if name == "pnl":
             p.add_argument("--by", choices=tuple(PERIODS), default="day", help="bucket (UTC)")
+        if name == "inventory":
+            p.add_argument("--by", choices=tuple(PERIODS), help="per UTC day or hour: first, last, min, max, worst")
+        if name == "config":
+            p.add_argument("--version", type=int, help="one version: its changes and its whole configuration")
     return ap
 
 
@@ -326,12 +368,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if getattr(args, "limit", None) == 0:
         args.limit = None
+    db: Path | None = None
     try:
         db = resolve_db(args)
         with Store.open_readonly(db) as store:
             return COMMANDS[args.command][0](store, args, out)
-    except (UsageError, StoreError, sqlite3.Error) as exc:
+    except (UsageError, StoreError) as exc:
         sys.stderr.write(f"query.py: {exc}\n")
+        return 2
+    except sqlite3.Error as exc:  # "file is not a database": say which
+        sys.stderr.write(f"query.py: {db}: {exc}\n")
         return 2
     except BrokenPipeError:  # `| head`: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -77,6 +77,8 @@ class AnalyzerActor(EngineActor):
         if self.store is None or self.mark is None:
             return
         ins, p, now = self.ctx.instrument, self.pnl, self.ctx.clock.time_ns()
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.set_pnl(realized=p.realized, unrealized=p.unrealized(self.mark), fees=p.fees)
         try:
             self.store.record_pnl_snapshot(self.ctx.venue, self.ctx.symbol, position=p.qty, realized_pnl=p.realized,
                                            unrealized_pnl=p.unrealized(self.mark), fees=p.fees, funding=p.funding,

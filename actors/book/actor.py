@@ -73,6 +73,8 @@ class BookActor(EngineActor):
         out = self.sync.on_diff(d)
         if type(out) is Applied:
             self._last_update_ns = d.recv_ns
+            if self.ctx.metrics is not None:
+                self.ctx.metrics.book_updated(d.recv_ns)
             self._publish()
         elif type(out) is Gap:
             logger.warning("{} book gap ({}): resync", self.ctx.symbol, out.reason)

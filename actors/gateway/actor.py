@@ -57,6 +57,8 @@ from actors.oms.messages import (
     QueryPosition,
 )
 
+_STREAM_KIND = {DepthDiff: "depth", Trade: "trade", BookTicker: "bookTicker"}
+
 
 class GatewayActor(EngineActor):
     name = "gateway"
@@ -131,24 +133,39 @@ class GatewayActor(EngineActor):
         t = type(ev)
         if (t is DepthDiff or t is BookTicker or t is Trade) and ev.symbol == self._symbol:
             self.ctx.peers.tell("book", ev)
+            m = self.ctx.metrics
+            if m is not None:
+                m.ws_event(_STREAM_KIND[t], ev.event_ms, recv_ns)
 
     def _on_market_state(self, ev: StreamEvent) -> None:
         self.ctx.peers.tell("book", ev)
         self.ctx.peers.tell("risk", ev)
+        self._stream_state("market", ev)
+
+    def _stream_state(self, stream: str, ev: StreamEvent) -> None:
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.set_ws_connected(stream, isinstance(ev, StreamConnected))
+        self.ctx.notice(ev)  # the P1 rule: a stream down for longer than [alerts] ws_down_alert_s
 
     def _on_user_frame(self, raw: bytes | str, recv_ns: int) -> None:
         ev = self.user_parser.parse(raw, recv_ns)
+        m = self.ctx.metrics
         if isinstance(ev, OrderUpdate):
             if ev.report.symbol == self._symbol:
                 self.ctx.peers.tell("oms", ev)
+                if m is not None:
+                    m.ws_event("order", ev.report.update_ms, recv_ns)
         elif isinstance(ev, AccountUpdate):
             self.ctx.peers.tell("oms", ev)
+            if m is not None:
+                m.ws_event("account", ev.event_ms, recv_ns)
         elif isinstance(ev, ListenKeyExpired):
             logger.warning("{}: listenKey expired; the keeper makes a new one", self._symbol)
 
     def _on_user_state(self, ev: StreamEvent) -> None:
         self.ctx.peers.tell("oms", ev)
         self.ctx.peers.tell("risk", ev)
+        self._stream_state("user", ev)
 
     # ------------------------------------------------------------------ commands
     def _submit(self, fn: Any, *args: Any, pool: ThreadPoolExecutor | None = None) -> None:
@@ -206,9 +223,11 @@ class GatewayActor(EngineActor):
         return True
 
     def _do_place(self, cmd: PlaceOrders) -> None:
-        lat = self.ctx.latency
+        lat, m = self.ctx.latency, self.ctx.metrics
         if lat is not None and cmd.market_ns:
-            lat.begin(cmd.market_ns)
+            lat.begin(cmd.market_ns, m.tick_to_order if m is not None else None)
+        if m is not None:
+            m.order_placed(len(cmd.orders))
         try:
             self._place_now(cmd)
         finally:
@@ -242,6 +261,8 @@ class GatewayActor(EngineActor):
         self._submit(self._do_cancel, cmd)
 
     def _do_cancel(self, cmd: CancelOrders) -> None:
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.cancel_sent(len(cmd.client_order_ids))
         for cid in cmd.client_order_ids:
             try:
                 self._reply(self.ctx.rest.cancel_order(self._symbol, client_order_id=cid))
@@ -255,6 +276,8 @@ class GatewayActor(EngineActor):
         self._submit(self._do_cancel_all, cmd)
 
     def _do_cancel_all(self, cmd: CancelAll) -> None:
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.cancel_sent()
         try:
             left = self.ctx.rest.cancel_all(self._symbol)
         except (BinanceError, ValueError) as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from actors.clock import Clock
@@ -20,18 +21,25 @@ class TickToOrder:
         self._local = threading.local()
         self.samples_ns: deque[int] = deque(maxlen=window)
 
-    def begin(self, market_ns: int) -> None:
+    def begin(self, market_ns: int, observe: Callable[[float], None] | None = None) -> None:
+        """``observe``: the symbol's own histogram (this recorder is shared by the account's symbols)."""
         self._local.market_ns = market_ns
+        self._local.observe = observe
 
     def end(self) -> None:
         self._local.market_ns = 0
+        self._local.observe = None
 
     def pre_send(self, _request: Any) -> None:
         """The REST client's hook: one sample per placement request (retries are not ticks)."""
         m = getattr(self._local, "market_ns", 0)
         if m:
-            self.samples_ns.append(self._clock.time_ns() - m)
+            ns = self._clock.time_ns() - m
+            self.samples_ns.append(ns)
             self._local.market_ns = 0
+            observe = getattr(self._local, "observe", None)
+            if observe is not None:
+                observe(ns / 1e9)
 
     def summary(self) -> dict[str, float | int]:
         s = sorted(self.samples_ns)

@@ -100,6 +100,13 @@ class OmsActor(EngineActor):
         self._forward_to_risk: set[int] = set()  # asked_ns of queries risk's panicstop is waiting for
         self._timer: Any = None
         self.intents: IntentLog | None = None
+        self._received_ns = 0  # when the message being handled arrived, and its type: the OMS latency metric
+        self._trigger = ""
+
+    def on_receive(self, message: Any) -> Any:
+        self._received_ns = self.ctx.clock.monotonic_ns()
+        self._trigger = type(message).__name__
+        return super().on_receive(message)
 
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
@@ -120,6 +127,8 @@ class OmsActor(EngineActor):
                     step.state.position.lots)
         self._run(step)
         self._timer = ctx.timers.tell_every(ctx.settings.oms.tick_s, self.actor_ref, OmsTick())
+        if ctx.metrics is not None:
+            ctx.metrics.set_position(ctx.instrument.lots_to_qty(self.state.position.lots))
 
     def on_stop(self) -> None:
         if self._timer is not None:
@@ -150,6 +159,9 @@ class OmsActor(EngineActor):
                 self._send_places(cmd)
             else:
                 self.ctx.peers.tell("gateway", cmd)
+        m = self.ctx.metrics
+        if m is not None and step.commands and self._received_ns:
+            m.oms_latency(self._trigger, (self.ctx.clock.monotonic_ns() - self._received_ns) / 1e9)
         self._persist(step.persist, step.fills, step.position, step.ledger)
         if first:
             assert self.intents is not None
@@ -216,12 +228,19 @@ class OmsActor(EngineActor):
 
     def _publish(self, ev: Any) -> None:
         peers = self.ctx.peers
+        m = self.ctx.metrics
         if isinstance(ev, OrderFilled):
             peers.tell("risk", ev)
             peers.tell("strategy", ev)
             peers.tell("analyzer", ev)
+            if m is not None:
+                ins = self.ctx.instrument
+                m.fill(ev.side.value, ev.is_maker, ins.lots_to_qty(ev.qty_lots))
+                m.set_position(ins.lots_to_qty(ev.position_lots))
         elif isinstance(ev, PositionChanged):
             peers.tell("strategy", ev)
+            if m is not None:
+                m.set_position(self.ctx.instrument.lots_to_qty(ev.position_lots))
         elif isinstance(ev, PositionMismatch):
             logger.error("{} position mismatch: ours {} lots, exchange {} lots", ev.symbol, ev.local_lots,
                          ev.exchange_lots)
@@ -311,8 +330,13 @@ class OmsActor(EngineActor):
     def _rejected(self, m: OrderRejected) -> None:
         assert self.state is not None
         self._exchange_input(core.on_order_rejected, m)
-        if m.kind.lower() not in ("unknown_state",) and m.code != core.POST_ONLY_WOULD_TAKE:
+        if m.kind.lower() == "unknown_state":
+            return
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.reject(m.code, m.kind)
+        if m.code != core.POST_ONLY_WOULD_TAKE:
             self.ctx.peers.tell("risk", m)  # counts toward the order-error rate
+            self.ctx.notice(m)  # and toward the P1 reject-spike alert
 
     @handles(CancelRejected)
     def _cancel_rejected(self, m: CancelRejected) -> None:

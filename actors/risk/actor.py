@@ -208,6 +208,8 @@ class RiskActor(EngineActor):
                     self._on_alert(o)
             elif isinstance(o, RiskTriggered):
                 logger.warning("{} risk {} → {}: {}", self.ctx.symbol, o.kind, o.action, o.detail)
+                if self.ctx.metrics is not None:
+                    self.ctx.metrics.risk_trigger(o.kind)
                 self._record(o.kind, "P1", {"action": str(o.action), "detail": o.detail})
             elif isinstance(o, TradingStateChanged):
                 logger.warning("{} trading {} → {}: {}", self.ctx.symbol, o.previous, o.current, o.reason)
@@ -236,6 +238,11 @@ class RiskActor(EngineActor):
         self.last_report = r
         self.ctx.peers.tell("oms", r)
         self.ctx.peers.tell("strategy", r)
+        m = self.ctx.metrics
+        if m is not None:
+            m.set_trading_state(r.trading_state.value)
+            m.set_daily_pnl(r.daily_pnl)
+        self.ctx.notice(r)  # the P1 daily-loss warning
         if changed:
             logger.debug("{} risk state: {}", self.ctx.symbol, r)
 

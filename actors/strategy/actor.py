@@ -87,6 +87,8 @@ class StrategyActor(EngineActor):
     def _set_position(self, lots: int) -> None:
         if lots != self.position_lots:
             self.position_lots = lots
+            if self.ctx.metrics is not None:
+                self.ctx.metrics.set_inventory_net(self.ctx.instrument.lots_to_qty(lots))
             self._evaluate(force=True)  # re-quote after fills
 
     @handles(Requote)
@@ -101,3 +103,7 @@ class StrategyActor(EngineActor):
             if market_ns:
                 target = msgspec.structs.replace(target, market_ns=market_ns)
             self.ctx.peers.tell("oms", target)
+            m = self.ctx.metrics
+            if m is not None and target.bids and target.asks and self.market is not None:
+                m.set_quote_spread_bps(2e4 * (target.asks[0].price_ticks - target.bids[0].price_ticks)
+                                       / self.market.mid_x2_ticks)

@@ -39,7 +39,8 @@ class SupervisorActor(EngineActor):
                  *, on_gave_up: Callable[[TreeGaveUp], None], on_restarted: Callable[[ChildRestarted], None] | None
                  = None, give_up: Callable[[str, bool], None] | None = None, heartbeat_s: float = 1.0,
                  heartbeat_timeout_s: float = 3.0, stop_timeout_s: float = 5.0,
-                 on_failed: Callable[[str, BaseException], None] | None = None) -> None:
+                 on_failed: Callable[[str, BaseException], None] | None = None,
+                 on_alive: Callable[[str, int], None] | None = None) -> None:
         super().__init__(on_failed)
         missing = [c for c in spec.children if c not in factories]
         if missing:
@@ -61,6 +62,7 @@ class SupervisorActor(EngineActor):
         self._hb_timer: TimerHandle | None = None
         self.gave_up = False
         self.restarts = 0
+        self._on_alive = on_alive  # (tree, monotonic ns) after a heartbeat round every child answered
 
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
@@ -162,6 +164,8 @@ class SupervisorActor(EngineActor):
                 self._failed(ChildFailed(self.spec.name, child, "no heartbeat", self._clock.time_ns(), hung=True,
                                          urn=self._urns.get(child, "")))
                 return  # the restart replaced the refs: the next round checks the new ones
+        if self._on_alive is not None and len(futures) == len(self.spec.children):
+            self._on_alive(self.spec.name, self._clock.monotonic_ns())
 
     # ------------------------------------------------------------------ children
     def _start_child(self, child: str) -> bool:

@@ -42,6 +42,8 @@ from actors.strategy.actor import StrategyActor
 from actors.supervisor.actor import StartTree, SupervisorActor
 from actors.supervisor.lock import InstanceLock
 from actors.supervisor.messages import ChildRestarted, TreeGaveUp
+from actors.supervisor.operations import Operations
+from actors.supervisor.sdnotify import Liveness, Notifier, WatchdogGate
 from actors.supervisor.tree import SYMBOL_CHILDREN, RestartIntensity, Strategy, TreeSpec
 from actors.timers import Timers
 
@@ -64,7 +66,9 @@ class SymbolTree:
         self.peers = Peers()
         s = engine.settings
         self.ctx = SymbolContext(symbol, s.exchange.venue, instrument, engine.clock, engine.timers, self.peers, s,
-                                 engine.rest, engine.ws_url, engine.run_id, engine.latency)
+                                 engine.rest, engine.ws_url, engine.run_id, engine.latency,
+                                 metrics=engine.ops.metrics.symbol(symbol, s.exchange.venue),
+                                 observe=lambda ev: engine.observe(symbol, ev))
         self.spec = TreeSpec(symbol, SYMBOL_CHILDREN, Strategy.REST_FOR_ONE, s.supervision.max_restarts,
                              s.supervision.within_s)
         self.sup: pykka.ActorRef | None = None
@@ -85,8 +89,11 @@ class SymbolTree:
         self.sup = SupervisorActor.start(
             self.spec, self.factories(), self.peers, self.engine.clock, self.engine.timers,
             on_gave_up=self.engine.tree_gave_up, on_restarted=self.engine.child_restarted, give_up=self.panicstop,
-            heartbeat_s=sv.heartbeat_s, heartbeat_timeout_s=sv.heartbeat_timeout_s, on_failed=self._supervisor_failed)
-        return bool(self.sup.ask(StartTree(), timeout=60))
+            heartbeat_s=sv.heartbeat_s, heartbeat_timeout_s=sv.heartbeat_timeout_s, on_failed=self._supervisor_failed,
+            on_alive=self.engine.liveness.proved)
+        ok = bool(self.sup.ask(StartTree(), timeout=60))
+        self.engine.liveness.watch(self.symbol, self.engine.clock.monotonic_ns())  # from now on: prove alive
+        return ok
 
     def panicstop(self, reason: str, final: bool = True) -> bool:
         """Cancel every order of the symbol over REST and confirm none is left (the tree's own actors may be
@@ -135,7 +142,8 @@ class SymbolTree:
 
 class Engine:
     def __init__(self, settings: Settings, symbols: list[str], rest_url: str, ws_url: str, creds: Credentials,
-                 *, clock: Clock | None = None, on_alert: Callable[[Notify], None] | None = None) -> None:
+                 *, clock: Clock | None = None, on_alert: Callable[[Notify], None] | None = None,
+                 notifier: Notifier | None = None) -> None:
         self.settings = settings
         self.symbols = symbols
         self.ws_url = ws_url
@@ -144,11 +152,17 @@ class Engine:
         self.run_id = f"run-{next_run_id(self.clock.time_ns())}"
         self._creds = creds
         self._on_alert = on_alert
+        self.notifier = notifier if notifier is not None else Notifier(None)  # None: not under systemd
+        self.liveness = Liveness(int(settings.systemd.proof_max_age_s * 1e9))
+        self.watchdog = WatchdogGate(self.notifier)
         ex = settings.exchange
+        self.ops = Operations(settings, self.clock, self.timers, ex.venue)  # alerts, metrics, daily report
         self.latency = TickToOrder(self.clock)
         self.rest = BinanceRest(rest_url, creds.api_key, creds.api_secret, clock=self.clock, stp_mode=ex.stp_mode,
                                 recv_window_ms=ex.recv_window_ms, rate_safety=ex.rate_limit_safety,
-                                pre_send=self.latency.pre_send)
+                                pre_send=self.latency.pre_send, on_request=self.ops.account.rest_request)
+        self.ops.account.track_rate_budget(self.rest.budget_snapshot)
+        self.ops.account.track_clock_offset(lambda: self.rest.time_offset_ms)
         self.store: Store | None = None
         self.trees: dict[str, SymbolTree] = {}
         self.locks: list[InstanceLock] = []
@@ -172,6 +186,8 @@ class Engine:
             self.locks.append(lock)
         self.store = Store.open(self.settings.store.path, clock=self.clock)
         self.store.start_run(self.run_id, symbols=self.symbols)
+        runs = self.store.runs()
+        self.ops.start(first_run_ns=min((r.started_ns for r in runs), default=None))
         for sym in resume:
             self.store.record_audit("operator", "resume", {"symbol": sym, "run_id": self.run_id})
             self.store.record_risk_event("operator_resume", venue=self.settings.exchange.venue, symbol=sym,
@@ -188,6 +204,7 @@ class Engine:
             self.trees[sym] = tree
             if not tree.start():
                 logger.error("{}: tree could not start", sym)
+        self.notifier.ready(f"trading {', '.join(self.symbols)} (run {self.run_id})")
         logger.info("engine {} trading {} ({} restarts per {:g}s per symbol)", self.run_id, ", ".join(self.symbols),
                     self.settings.supervision.max_restarts, self.settings.supervision.within_s)
 
@@ -197,6 +214,16 @@ class Engine:
 
     def child_restarted(self, ev: ChildRestarted) -> None:
         self.stats.child_restarts.append(ev)
+        tree = self.trees.get(ev.tree)
+        if tree is not None:
+            for child in ev.children:
+                tree.ctx.metrics.actor_restarted(child)
+        self.observe(ev.tree, ev)
+
+    def observe(self, symbol: str, ev: object) -> None:
+        """An event the P1 alert rules watch (stream state, rejects, risk state, restarts)."""
+        for n in self.ops.observe(symbol, ev):
+            self.alert(n)
 
     def _checkpoint(self) -> None:
         """Move the WAL into the database here, off every actor's thread: the OMS's connection never
@@ -211,6 +238,7 @@ class Engine:
 
     def alert(self, n: Notify) -> None:
         (logger.critical if n.level == "P0" else logger.warning)("ALERT {} {}: {}", n.level, n.title, n.body)
+        self.ops.notify(n)
         if self._on_alert is not None:
             try:
                 self._on_alert(n)
@@ -236,9 +264,13 @@ class Engine:
             now = self.clock.monotonic_ns()
             if deadline is not None and now >= deadline:
                 break
+            silent = self.liveness.silent(now)
+            self.watchdog.beat(now, not silent, f"no heartbeat round from {', '.join(silent)}")
             if now >= next_checkpoint:
                 next_checkpoint = now + CHECKPOINT_EVERY_NS
                 self._checkpoint()
+            for n in self.ops.tick(now):
+                self.alert(n)
             try:
                 ev = self._events.get(timeout=0.1)
             except queue.Empty:
@@ -253,7 +285,12 @@ class Engine:
                                   "(systemd restarts it)", self.clock.time_ns()))
                 return EXIT_ESCALATED
             tree = self.trees[ev.tree]
+            now = self.clock.monotonic_ns()
+            silent = [s for s in self.liveness.silent(now) if s != ev.tree]
+            # the restart blocks this loop (stop, exchangeInfo, start): it gets the whole WatchdogSec
+            self.watchdog.beat(now, not silent, f"no heartbeat round from {', '.join(silent)}", force=True)
             tree.stop()
+            tree.ctx.metrics.tree_restarted()
             self.stats.tree_restarts[ev.tree] = self.stats.tree_restarts.get(ev.tree, 0) + 1
             logger.warning("root: restarting the {} tree after it gave up ({})", ev.tree, ev.reason)
             try:  # the filters may have changed (a tick size) and be why it kept failing
@@ -273,6 +310,7 @@ class Engine:
         confirmed. Once only: a second call returns the first one's summary."""
         if self._summary is not None:
             return self._summary
+        self.notifier.stopping(f"stopping ({reason}): cancelling every order")
         for tree in self.trees.values():
             tree.peers.tell("oms", CancelAllOrders(tree.symbol, 0, self.clock.time_ns()))
         end = self.clock.monotonic_ns() + 5_000_000_000
@@ -318,6 +356,7 @@ class Engine:
                                                 "net_pnl": str(realized - fees)})
             self.store.checkpoint("TRUNCATE")
             self.store.close()
+        self.ops.stop()  # after the shutdown's own alerts: the notifier flushes them
         self.timers.stop()
         self.rest.close()
         for lock in self.locks:

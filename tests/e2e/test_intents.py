@@ -29,7 +29,7 @@ def test_an_intent_sent_but_never_journaled_is_recovered_and_reconciled(tmp_path
         rest = BinanceRest(live.sx.rest_url, creds.api_key, creds.api_secret)  # the engine's own is closed
         book = rest.depth("ETHUSDC", 5)
         price = Decimal(book.bids[0][0]) - 30 * ins.tick_size
-        cid = "mmETHUSDC.0zzzzzzzz.0000000001"
+        cid = "mmETHUSDC.000000001.0000000001"  # an older run id: the OMS's own ids stay ahead
         # what the OMS does before a send, then the send itself; then "the process dies": no journal entry
         o = Order(cid, Side.BUY, ins.price_to_ticks(price), ins.qty_to_lots(Decimal("0.01")), Status.PENDING_NEW,
                   created_ns=eng.clock.time_ns(), sent_ns=eng.clock.time_ns())
@@ -45,11 +45,17 @@ def test_an_intent_sent_but_never_journaled_is_recovered_and_reconciled(tmp_path
             assert st.order(cid) is None  # the journal never heard of it
 
         live.start_engine()  # the OMS reads the log into the journal, then reconciles it like any order in doubt
-        assert wait_until(lambda: cid in (live.oms().get("live") or ()), 20), live.oms()
         assert wait_until(live.quoting, 20), live.tree()
+
+        def acknowledged() -> bool:
+            with Store.open_readonly(tmp_path / "mm.db") as st:
+                return any(e.status == "NEW" for e in st.order_events(cid))
+
+        assert wait_until(acknowledged, 20)  # reconciliation found it on the exchange: known, acknowledged
         with Store.open_readonly(tmp_path / "mm.db") as st:
             row = st.order(cid)
-            assert row is not None and row.status == "NEW" and row.exchange_order_id  # known and acknowledged
+            # ours from the intent (without the log it would be an orphan found on the exchange: origin 'exchange')
+            assert row is not None and row.origin == "intent" and row.exchange_order_id
         assert (tmp_path / "locks" / "intents-binance-usdm-ETHUSDC.log").stat().st_size == 0
         summary = live.stop_engine()
         assert cid not in live.exchange_open_orders()

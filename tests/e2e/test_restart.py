@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from actors.store.store import Store
+from tests.conftest import shipped_settings
 
 from .harness import wait_until
 
@@ -22,13 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _settings(tmp: Path, rest: str, ws: str) -> Path:
-    text = (REPO / "settings.toml").read_text()
-    text = text.replace('rest_url = ""', f'rest_url = "{rest}"').replace('ws_url = ""', f'ws_url = "{ws}"')
-    text = text.replace('path = "var/mm.db"', f'path = "{tmp}/mm.db"').replace('state_dir = "var"',
-                                                                              f'state_dir = "{tmp}/locks"')
-    p = tmp / "settings.toml"
-    p.write_text(text)
-    return p
+    return shipped_settings(tmp, ('rest_url = ""', f'rest_url = "{rest}"'), ('ws_url = ""', f'ws_url = "{ws}"'))
 
 
 def _engine(cfg: Path, log: Path, extra: tuple[str, ...] = ()) -> subprocess.Popen[str]:

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from actors.gateway.events import Side
+from actors.gateway.events import Fill, Side
 from actors.store import Store, schema
 from tests.actors.store.sample import DAY1_NS, EXPECTED_SUMMARY, intent, populate
 from tools import query
@@ -80,8 +80,10 @@ CASES = [
     (("risk",), 1, "kind", "inventory_soft_limit"),
     (("audit",), 1, "action", "<redacted>"),
     (("runs",), 1, "run_id", "r1"),
-    (("config",), 2, "diff", "0.12"),
+    (("config",), 2, "version", "0.12"),
+    (("config", "--version", "2"), 1, "key", "risk.max_inventory"),
     (("inventory",), 2, "worst_long", "0.018"),
+    (("inventory", "--by", "day"), 2, "max_worst_long", "-0.004"),
 ]
 
 
@@ -98,6 +100,8 @@ def test_every_command_as_table_csv_and_json(db: Path, args: tuple[str, ...], n:
     rows = list(csv.DictReader(io.StringIO(text)))
     if n is None:
         assert {r["key"] for r in rows} >= {column}
+    elif args[:2] == ("orders", "--id"):  # one timeline: the events and the fill
+        assert [r["kind"] for r in rows] == ["event", "event", "fill", "event"] and column in rows[0]
     else:
         assert len(rows) == n and column in rows[0]
     assert value in text
@@ -108,6 +112,8 @@ def test_every_command_as_table_csv_and_json(db: Path, args: tuple[str, ...], n:
     if args[:2] == ("orders", "--id"):
         assert len(data["events"]) == n and column in data["events"][0]
         assert data["order"]["status"] == "PARTIALLY_FILLED" and len(data["fills"]) == 1
+    elif args[:2] == ("config", "--version"):
+        assert data["version"] == 2 and data["config"] == {"risk": {"max_inventory": "0.12"}}
     elif n is None:
         assert column in data
     else:
@@ -185,3 +191,88 @@ def test_database_path_from_settings_else_default(tmp_path: Path, monkeypatch: p
     bad.write_text("[stor]\npath = 'a.db'\n")
     r = cli("summary", "--config", str(bad))
     assert r.returncode == 2 and "unknown key" in r.stderr and "--db" in r.stderr
+
+
+def test_an_order_as_csv_is_one_timeline_of_events_and_fills(db: Path) -> None:
+    code, text = run("orders", "--id", "c2", "--csv", "--db", str(db))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["kind"], r["seq"], r["status"], r["executed_qty"], r["trade_id"], r["qty"]) for r in rows] == [
+        ("event", "0", "INTENT", "", "", "0.010"), ("event", "1", "NEW", "0", "", ""),
+        ("fill", "", "", "", "5002", "0.004"), ("event", "2", "PARTIALLY_FILLED", "0.004", "", "")]
+    fill_row = rows[2]
+    assert (fill_row["price"], fill_row["commission"], fill_row["commission_asset"], fill_row["is_maker"],
+            fill_row["realized_pnl"], fill_row["exchange_order_id"]) == ("2501.00", "0.0020008", "USDC", "true",
+                                                                         "0.004", "1002")
+    assert {(r["order_symbol"], r["order_side"], r["order_tif"], r["order_status"]) for r in rows} == {
+        ("ETHUSDC", "SELL", "GTX", "PARTIALLY_FILLED")}  # the order's own fields on every row
+    code, text = run("orders", "--id", "c6", "--csv", "--db", str(db))  # the orphan: found, filled, its fill
+    assert [(r["kind"], r["status"], r["source"]) for r in csv.DictReader(io.StringIO(text))] == [
+        ("event", "FOUND", "exchange"), ("event", "FILLED", "reconcile"), ("fill", "", "")]
+    r = cli("orders", "--id", "nope", "--csv", "--db", str(db))
+    assert r.returncode == 1 and r.stdout == ""
+
+
+def test_pnl_says_whether_funding_is_in_it(db: Path, tmp_path: Path) -> None:
+    code, text = run("pnl", "--by", "day", "--json", "--db", str(db))
+    assert {r["net_of"] for r in json.loads(text)} == {"realized-fees+funding"}
+    code, text = run("pnl", "--db", str(db))
+    assert "net_pnl = realized_pnl - fees + funding" in text
+    path = tmp_path / "btc.db"
+    with Store.open(path) as store:  # a symbol with fills and no funding recorded, ever
+        store.record_fill(Fill("binance-usdm", "BTCUSDC", 1, 1, "b1", Side.SELL, D("60000.0"), D("0.001"), D("0.012"),
+                               "USDC", True, D("0.1"), DAY1_NS // 10**6))
+    code, text = run("pnl", "--by", "hour", "--json", "--db", str(path))
+    assert code == 0
+    assert [(r["hour"], r["realized_pnl"], r["fees"], r["funding"], r["net_pnl"], r["net_of"])
+            for r in json.loads(text)] == [("2024-08-08T00:00Z", "0.1", "0.012", None, "0.088",
+                                            "realized-fees (no funding recorded)")]
+    code, text = run("pnl", "--csv", "--db", str(path))
+    assert next(csv.DictReader(io.StringIO(text)))["funding"] == ""  # unknown, not zero
+    old = tmp_path / "v1.db"
+    conn = sqlite3.connect(old, isolation_level=None)
+    schema.migrate(conn, target=1)  # no income table at all
+    conn.close()
+    assert run("pnl", "--json", "--db", str(old)) == (0, "[]\n")
+
+
+def test_inventory_by_hour_keeps_the_extremes(tmp_path: Path) -> None:
+    path = tmp_path / "inv.db"
+    with Store.open(path) as store:
+        for minute, pos, buys, sells in ((1, "0.010", "0.005", "0"), (20, "-0.020", "0", "0.010"),
+                                         (59, "0.005", "0.002", "0.001"), (61, "0.001", "0", "0")):
+            store.record_inventory("binance-usdm", "ETHUSDC", position=pos, open_buy_qty=buys, open_sell_qty=sells,
+                                   at_ns=DAY1_NS + minute * 60 * 10**9)
+    code, text = run("inventory", "--by", "hour", "--json", "--db", str(path))
+    assert code == 0
+    first, second = json.loads(text)
+    assert {k: first[k] for k in ("hour", "samples", "first", "last", "min", "max", "max_abs", "max_worst_long",
+                                  "min_worst_short")} == {
+        "hour": "2024-08-08T00:00Z", "samples": 3, "first": "0.010", "last": "0.005", "min": "-0.020",
+        "max": "0.010", "max_abs": "0.020", "max_worst_long": "0.015", "min_worst_short": "-0.030"}
+    assert (second["hour"], second["samples"], second["max_abs"]) == ("2024-08-08T01:00Z", 1, "0.001")
+    code, text = run("inventory", "--by", "day", "--csv", "--db", str(path))
+    assert [(r["day"], r["samples"], r["min"], r["max"]) for r in csv.DictReader(io.StringIO(text))] == [
+        ("2024-08-08", "4", "-0.020", "0.010")]
+
+
+def test_config_shows_each_changed_key_and_one_version_whole(tmp_path: Path) -> None:
+    path = tmp_path / "cfg.db"
+    with Store.open(path) as store:
+        store.record_config_version(1, {"risk.max_inventory": ["0.1", "0.2"], "strategy.half_spread_bps": [5, 7]},
+                                    "file:settings.toml", config={"risk": {"max_inventory": "0.2"},
+                                                                  "strategy": {"half_spread_bps": 7, "levels": 1}},
+                                    at_ns=DAY1_NS)
+        store.record_config_version(2, "reload rejected: nothing changed", "sighup", at_ns=DAY1_NS + 1)
+    code, text = run("config", "--csv", "--db", str(path))
+    assert [(r["version"], r["key"], r["old"], r["new"]) for r in csv.DictReader(io.StringIO(text))] == [
+        ("1", "risk.max_inventory", "0.1", "0.2"), ("1", "strategy.half_spread_bps", "5", "7"),
+        ("2", "", "", "reload rejected: nothing changed")]  # a diff not in the {key: [old, new]} shape: whole
+    code, text = run("config", "--version", "1", "--csv", "--db", str(path))
+    assert [(r["key"], r["value"], r["changed"], r["old"]) for r in csv.DictReader(io.StringIO(text))] == [
+        ("risk.max_inventory", "0.2", "true", "0.1"), ("strategy.half_spread_bps", "7", "true", "5"),
+        ("strategy.levels", "1", "false", "")]
+    code, text = run("config", "--version", "2", "--db", str(path))
+    assert code == 0 and "(not recorded)" in text
+    r = cli("config", "--version", "9", "--db", str(path))
+    assert r.returncode == 1 and "no configuration version 9" in r.stderr
