@@ -21,6 +21,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from actors.config.watcher import ReloadRequest, install_reload_signal
 from actors.logs import configure as configure_logs
 from actors.logs import url_secrets
 from actors.notifier.settings import LEVELS
@@ -92,13 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    reload_request = ReloadRequest()  # SIGHUP (systemctl reload): re-read the settings file
+    install_reload_signal(reload_request)
 
     sx = start_embedded_exchange(settings) if settings.embedded_exchange else None
     rest_url = sx.rest_url if sx else settings.exchange.rest_url
     ws_url = sx.ws_url if sx else settings.exchange.ws_url
     notifier = Notifier.from_env(os.environ, pid=os.getpid(), send_timeout_s=settings.systemd.send_timeout_s)
     try:
-        engine = Engine(settings, symbols, rest_url, ws_url, creds, notifier=notifier)
+        engine = Engine(settings, symbols, rest_url, ws_url, creds, notifier=notifier, config_path=args.config,
+                        reload_request=reload_request)
     except SettingsError as exc:  # e.g. an alert URL apprise cannot use (the message never quotes it)
         print(f"error: {exc}", file=sys.stderr)
         print("nothing was started", file=sys.stderr)

@@ -9,6 +9,7 @@ pulled (an empty target) the moment risk says quoting is not allowed, even if th
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import msgspec
 from loguru import logger
 
 from actors.base import EngineActor, handles
+from actors.config.messages import SettingsChanged
 from actors.context import SymbolContext
 from actors.gateway.events import AccountUpdate, OrderReport, OrderUpdate, Side, StreamConnected
 from actors.oms import core
@@ -295,6 +297,16 @@ class OmsActor(EngineActor):
             return
         if prev is None or prev.quotes_allowed != r.quotes_allowed or prev.trading_state != r.trading_state:
             self._requote()
+
+    @handles(SettingsChanged)
+    def _settings(self, m: SettingsChanged) -> None:
+        """A hot reload: risk's limits and the OMS's own parameters at once, then the target again under them
+        (a limit now below the position leaves only reducing orders)."""
+        assert self.state is not None
+        self.ctx = dataclasses.replace(self.ctx, settings=m.settings)
+        self.risk_limits = RiskLimits.from_params(m.settings.risk, self.ctx.instrument)
+        self.state = msgspec.structs.replace(self.state, params=oms_params(self.ctx))
+        self._requote()
 
     @handles(Resumed)
     def _resumed(self, _: Resumed) -> None:

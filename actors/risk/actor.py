@@ -8,6 +8,7 @@ so a stale feed is acted on at the stale timeout, not at the next periodic tick.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from loguru import logger
 from actors.analyzer.pnl import DailyPnl, PnlBook, opened_book
 from actors.base import EngineActor, handles
 from actors.book.view import MarketView
+from actors.config.messages import SettingsChanged
 from actors.context import SymbolContext
 from actors.gateway.events import StreamConnected, StreamDisconnected, StreamStalled
 from actors.oms.messages import (
@@ -48,6 +50,7 @@ from actors.risk.messages import (
     RiskTriggered,
     TradingStateChanged,
 )
+from actors.risk.state import Cause
 from actors.store.store import Store
 
 _PNL_EVERY_NS = 250_000_000  # re-mark the daily PnL at most this often (Fraction arithmetic)
@@ -113,6 +116,13 @@ class RiskActor(EngineActor):
     # ------------------------------------------------------------------ inputs
     def _now(self) -> int:
         return self.ctx.clock.time_ns()
+
+    @handles(SettingsChanged)
+    def _settings(self, m: SettingsChanged) -> None:
+        self.ctx = dataclasses.replace(self.ctx, settings=m.settings)
+        self.core.set_params(m.settings.risk)
+        now = self._now()
+        self._handle(self.core.tick(now), now, force_report=True)
 
     @handles(MarketView)
     def _market(self, v: MarketView) -> None:
@@ -210,6 +220,10 @@ class RiskActor(EngineActor):
                 logger.warning("{} risk {} → {}: {}", self.ctx.symbol, o.kind, o.action, o.detail)
                 if self.ctx.metrics is not None:
                     self.ctx.metrics.risk_trigger(o.kind)
+                if o.kind in (Cause.POSITION_MISMATCH, Cause.POSITION_MISMATCH_HALT) and self._on_alert is not None:
+                    # our position and the exchange's disagree: someone must look now (lesson 4's cousin)
+                    self._on_alert(Notify("P0", f"{self.ctx.symbol}: position mismatch",
+                                          f"{o.detail}; trading {o.action}", now))
                 self._record(o.kind, "P1", {"action": str(o.action), "detail": o.detail})
             elif isinstance(o, TradingStateChanged):
                 logger.warning("{} trading {} → {}: {}", self.ctx.symbol, o.previous, o.current, o.reason)

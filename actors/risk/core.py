@@ -40,6 +40,16 @@ class RiskCore:
         self.monitor = RiskMonitor(symbol, params, instrument)
         self.plan = PanicPlan(symbol, params, instrument, self.limits)
 
+    def set_params(self, params: RiskParams) -> None:
+        """A hot reload: new limits and thresholds from the next input on; the trading state, the windows and
+        a panicstop in progress carry on (a lower limit below the position makes the OMS reduce only)."""
+        self.params = params
+        self.limits = Limits.from_params(params, self.instrument)
+        self.monitor.params = params
+        self.monitor._tolerance_lots = self.instrument.lots_floor(params.mismatch_tolerance)
+        self.plan.params = params
+        self.plan.max_order_lots = self.limits.max_order_lots
+
     # ------------------------------------------------------------------ the pre-trade check (the OMS asks)
     def check(self, order: OrderIntent, exposure: Exposure, ref_mid_x2_ticks: int | None = None) -> Decision:
         return pre_trade(order, exposure, self.limits, self.monitor.state, instrument=self.instrument,

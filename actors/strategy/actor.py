@@ -8,12 +8,14 @@ quiet market still gets its refresh.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
 
 from actors.base import EngineActor, handles
 from actors.book.view import MarketView
+from actors.config.messages import SettingsChanged
 from actors.context import SymbolContext
 from actors.oms.messages import OpenOrdersView, OrderFilled, PositionChanged
 from actors.oms.position import stored_position
@@ -90,6 +92,15 @@ class StrategyActor(EngineActor):
             if self.ctx.metrics is not None:
                 self.ctx.metrics.set_inventory_net(self.ctx.instrument.lots_to_qty(lots))
             self._evaluate(force=True)  # re-quote after fills
+
+    @handles(SettingsChanged)
+    def _settings(self, m: SettingsChanged) -> None:
+        """A hot reload: the new spread, sizes and fees from this quote on (the timer keeps its interval:
+        ``quote_interval_ms`` needs a restart, actors/config/diff.py)."""
+        self.ctx = dataclasses.replace(self.ctx, settings=m.settings)
+        self.params = m.settings.strategy
+        self.fees = Fees(m.settings.fees.maker, m.settings.fees.taker)
+        self._evaluate(force=True)
 
     @handles(Requote)
     def _requote(self, _: Requote) -> None:

@@ -10,12 +10,14 @@ panicstopped and ``run`` returns non-zero, so systemd restarts the process.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import sqlite3
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -25,6 +27,9 @@ from actors.analyzer.actor import AnalyzerActor
 from actors.base import Inspect, Peers
 from actors.book.actor import BookActor
 from actors.clock import Clock, WallClock
+from actors.config.messages import SettingsChanged
+from actors.config.service import Applied, ConfigService, Rejected
+from actors.config.watcher import ConfigWatcher, ReloadRequest
 from actors.context import SymbolContext
 from actors.gateway.actor import GatewayActor
 from actors.gateway.binance.errors import BinanceError, OrderNotFoundError
@@ -35,7 +40,8 @@ from actors.oms.actor import OmsActor
 from actors.oms.ids import next_run_id
 from actors.risk.actor import RiskActor
 from actors.risk.messages import CancelAllOrders, Notify
-from actors.settings import Credentials, Settings
+from actors.risk.params import Limits as RiskLimits
+from actors.settings import Credentials, Settings, SettingsError
 from actors.store.models import LocalStatus
 from actors.store.store import Store
 from actors.strategy.actor import StrategyActor
@@ -74,15 +80,22 @@ class SymbolTree:
         self.sup: pykka.ActorRef | None = None
 
     def factories(self) -> dict[str, Callable[[Any], pykka.ActorRef]]:
-        ctx, alert = self.ctx, self.engine.alert
+        # ``self.ctx`` is read at each (re)start: an actor restarted after a hot reload gets the new settings
+        alert = self.engine.alert
         return {
-            "gateway": lambda f: GatewayActor.start(ctx, f),
-            "book": lambda f: BookActor.start(ctx, f),
-            "risk": lambda f: RiskActor.start(ctx, f, on_alert=alert),
-            "oms": lambda f: OmsActor.start(ctx, f),
-            "strategy": lambda f: StrategyActor.start(ctx, f),
-            "analyzer": lambda f: AnalyzerActor.start(ctx, f),
+            "gateway": lambda f: GatewayActor.start(self.ctx, f),
+            "book": lambda f: BookActor.start(self.ctx, f),
+            "risk": lambda f: RiskActor.start(self.ctx, f, on_alert=alert),
+            "oms": lambda f: OmsActor.start(self.ctx, f),
+            "strategy": lambda f: StrategyActor.start(self.ctx, f),
+            "analyzer": lambda f: AnalyzerActor.start(self.ctx, f),
         }
+
+    def apply(self, m: SettingsChanged) -> None:
+        """A hot reload, per symbol: one message to each actor, which swaps all its parameters at once."""
+        self.ctx = dataclasses.replace(self.ctx, settings=m.settings)
+        for name in ("risk", "oms", "strategy"):  # the limits first, then the quotes under them
+            self.peers.tell(name, m)
 
     def start(self) -> bool:
         sv = self.engine.settings.supervision
@@ -143,7 +156,10 @@ class SymbolTree:
 class Engine:
     def __init__(self, settings: Settings, symbols: list[str], rest_url: str, ws_url: str, creds: Credentials,
                  *, clock: Clock | None = None, on_alert: Callable[[Notify], None] | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, config_path: str | Path | None = None,
+                 reload_request: ReloadRequest | None = None) -> None:
+        """``config_path``: the settings file to hot-reload (on a content change, or ``reload_request``:
+        SIGHUP); ``None``: settings built in code, nothing to reload."""
         self.settings = settings
         self.symbols = symbols
         self.ws_url = ws_url
@@ -170,6 +186,11 @@ class Engine:
         self._events: queue.Queue[TreeGaveUp] = queue.Queue()
         self._store_lock = threading.Lock()
         self._summary: dict[str, Any] | None = None  # set by shutdown
+        self._config_path = config_path
+        self._watcher = ConfigWatcher(config_path) if config_path is not None else None
+        self._reload_request = reload_request
+        self.config: ConfigService | None = None
+        self._next_config_check = 0
         self.root_intensity = RestartIntensity(settings.supervision.root_max_restarts,
                                                settings.supervision.root_within_s)
 
@@ -186,8 +207,15 @@ class Engine:
             self.locks.append(lock)
         self.store = Store.open(self.settings.store.path, clock=self.clock)
         self.store.start_run(self.run_id, symbols=self.symbols)
+        if self._config_path is not None:  # the version the engine starts with (refuses to start unrecorded)
+            self.config = ConfigService(self._config_path, self.settings, self.clock, self.settings.store.path,
+                                        run_id=self.run_id, checks=(self._check_settings,))
+            started = self.config.record_start()
+            self.ops.metrics.set_config_version(started.version)
+            logger.info("{}", started.text)
         runs = self.store.runs()
         self.ops.start(first_run_ns=min((r.started_ns for r in runs), default=None))
+        self.ops.watch_equity(self.rest.account)
         for sym in resume:
             self.store.record_audit("operator", "resume", {"symbol": sym, "run_id": self.run_id})
             self.store.record_risk_event("operator_resume", venue=self.settings.exchange.venue, symbol=sym,
@@ -224,6 +252,37 @@ class Engine:
         """An event the P1 alert rules watch (stream state, rejects, risk state, restarts)."""
         for n in self.ops.observe(symbol, ev):
             self.alert(n)
+
+    # ------------------------------------------------------------------ hot reload
+    def _maybe_reload(self) -> None:
+        if self.config is None:
+            return
+        by = "sighup" if self._reload_request is not None and self._reload_request.consume() else ""
+        if self._watcher is not None and self._watcher.changed():
+            by = by or "file change"
+        if not by:
+            return
+        res = self.config.reload(by)
+        if isinstance(res, Applied):
+            self.settings = res.settings
+            msg = res.message()
+            for tree in self.trees.values():
+                tree.apply(msg)
+            self.ops.metrics.set_config_version(res.version)
+            self.ops.metrics.config_reload(True)
+            logger.warning("{}", res.text)
+            self.alert(Notify("P2", f"config v{res.version} applied", res.text, self.clock.time_ns()))
+        elif isinstance(res, Rejected):
+            self.ops.metrics.config_reload(False)
+            self.alert(Notify("P1", "config reload rejected", res.text, self.clock.time_ns()))
+
+    def _check_settings(self, s: Settings) -> None:
+        """A configuration every tree can take, or none gets it: each symbol's limits must be buildable."""
+        for tree in self.trees.values():
+            try:
+                RiskLimits.from_params(s.risk, tree.ctx.instrument)
+            except ValueError as exc:
+                raise SettingsError(f"{s.source}: [risk] for {tree.symbol}: {exc}") from None
 
     def _checkpoint(self) -> None:
         """Move the WAL into the database here, off every actor's thread: the OMS's connection never
@@ -271,6 +330,9 @@ class Engine:
                 self._checkpoint()
             for n in self.ops.tick(now):
                 self.alert(n)
+            if now >= self._next_config_check:
+                self._next_config_check = now + 1_000_000_000
+                self._maybe_reload()
             try:
                 ev = self._events.get(timeout=0.1)
             except queue.Empty:
@@ -357,6 +419,8 @@ class Engine:
             self.store.checkpoint("TRUNCATE")
             self.store.close()
         self.ops.stop()  # after the shutdown's own alerts: the notifier flushes them
+        if self.config is not None:
+            self.config.close()
         self.timers.stop()
         self.rest.close()
         for lock in self.locks:

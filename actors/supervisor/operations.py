@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +35,7 @@ from actors.supervisor.messages import ChildRestarted
 from actors.timers import Timers
 
 _DAY_NS = 86_400_000_000_000
+EQUITY_EVERY_S = 30.0  # GET /fapi/v2/account: weight 5, about 0.3 % of the minute's budget
 
 
 def _commit() -> str:
@@ -63,6 +65,8 @@ class Operations:
         self._next_rules_tick = 0
         self._report_thread: threading.Thread | None = None
         self._next_report_ns = 0
+        self._stopping = threading.Event()
+        self._equity_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, first_run_ns: int | None = None) -> None:
@@ -73,8 +77,26 @@ class Operations:
             logger.info("metrics on {}", self.exporter.url)
         self._next_report_ns = self._first_report_ns(first_run_ns)
 
+    def watch_equity(self, account: Callable[[], Any], every_s: float = EQUITY_EVERY_S) -> None:
+        """The account's equity (wallet balance + unrealized PnL per asset) for the metric, polled on a thread
+        of its own: a REST call can take seconds, which no actor and not the root loop may wait for."""
+        def poll() -> None:
+            while not self._stopping.wait(every_s):
+                try:
+                    snap = account()
+                except Exception as exc:  # a metric: log it, try again next time
+                    logger.debug("equity poll failed: {}", exc)
+                    continue
+                for b in snap.balances:
+                    upnl = sum((p.unrealized_pnl for p in snap.positions if p.symbol.endswith(b.asset)), Decimal(0))
+                    self.account.set_equity(b.asset, b.wallet_balance + upnl)
+
+        self._equity_thread = threading.Thread(target=poll, name="equity", daemon=True)
+        self._equity_thread.start()
+
     def stop(self) -> None:
         """After the last alerts of the shutdown: the notifier flushes what it still holds, then stops."""
+        self._stopping.set()
         if self.notifier is not None:
             with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
                 self.notifier.stop(timeout=self.settings.alerts.timeout_s + 5)

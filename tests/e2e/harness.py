@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.risk.messages import Notify
-from actors.settings import Settings, credentials, parse_settings
+from actors.settings import Settings, credentials, load_settings, parse_settings
 from actors.supervisor.engine import Engine
 from simex import SimConfig, SimExchange
 from simex.orders import BUY
@@ -57,10 +57,12 @@ class Live:
     """One simulated exchange and one engine trading on it."""
 
     def __init__(self, tmp: Path, *, symbols: tuple[str, ...] = ("ETHUSDC",), sim: dict[str, Any] | None = None,
-                 **tables: dict[str, Any]) -> None:
+                 config: Path | None = None, **tables: dict[str, Any]) -> None:
+        """``config``: a settings file (hot-reloaded by the engine) instead of ``tables``."""
         self.tmp = tmp
         self.symbols = list(symbols)
-        self.settings = test_settings(tmp, **tables)
+        self.config = config
+        self.settings = load_settings(config) if config is not None else test_settings(tmp, **tables)
         self.sx = SimExchange(SimConfig(**{"seed": 11, "maker_fee": "0", "taker_fee": "0.0005", **(sim or {})}))
         self.alerts: list[Notify] = []
         self.engine: Engine | None = None
@@ -79,7 +81,7 @@ class Live:
     def start_engine(self, resume: tuple[str, ...] = ()) -> Engine:
         self.stop.clear()
         self.engine = Engine(self.settings, self.symbols, self.sx.rest_url, self.sx.ws_url,
-                             credentials(self.settings), on_alert=self.alerts.append)
+                             credentials(self.settings), on_alert=self.alerts.append, config_path=self.config)
         self.engine.start(resume=resume)
         self._root = threading.Thread(target=self._run_root, daemon=True)
         self._root.start()

@@ -5,13 +5,15 @@ actor replaced while hung never acts again when it wakes."""
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from actors.base import Crash, Hang
 from actors.risk.messages import Halt
 from actors.store.store import Store
 
-from .harness import Live, wait_until
+from .harness import KEY, Live, wait_until
 
 
 def test_a_halt_survives_actor_and_engine_restarts_until_resumed(tmp_path: Path) -> None:
@@ -64,3 +66,26 @@ def test_an_actor_replaced_while_hung_never_acts_when_it_wakes(tmp_path: Path) -
     with Store.open_readonly(tmp_path / "mm.db") as st:
         anomalies = [e for e in st.risk_events() if e.kind == "order_anomaly"]
         assert not any("unknown open order" in str(e.detail) for e in anomalies), anomalies
+
+
+def test_a_position_mismatch_found_by_reconciliation_stops_adding_and_pages(tmp_path: Path) -> None:
+    """The exchange's position moves without any event the engine could see (here: edited inside the
+    simulator): the next periodic reconciliation finds the mismatch, risk stops adding to the position, and a
+    P0 alert goes out."""
+    from simex.positions import Position
+
+    with Live(tmp_path, oms={"reconcile_every_s": 1.0}) as live:
+        assert wait_until(live.quoting, 20)
+
+        def shift(rt: Any) -> None:
+            acct = rt.core.accounts[KEY]
+            acct.positions["ETHUSDC"] = Position(acct.position("ETHUSDC").lots + 40, Fraction(0))
+
+        live.sx.call(shift)
+        assert wait_until(lambda: any(a.level == "P0" and "position mismatch" in a.title for a in live.alerts), 15)
+        eng = live.engine
+        assert eng is not None
+        risk = eng.trees["ETHUSDC"].inspect(("risk",))["risk"]
+        assert risk["trading_state"] in ("REDUCING", "HALTED"), risk
+    with Store.open_readonly(tmp_path / "mm.db") as st:
+        assert any(e.kind.startswith("position_mismatch") for e in st.risk_events())
