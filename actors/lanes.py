@@ -10,7 +10,9 @@ so a placement never goes out through a gateway the supervisor has replaced.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 Lane = Callable[[object], bool]  # True: accepted (it will be acted on); False: use the mailbox
 
@@ -19,6 +21,8 @@ class Lanes:
     def __init__(self) -> None:
         self._lanes: dict[str, Lane] = {}
         self._lock = threading.Lock()
+        self._busy: Counter[str] = Counter()
+        self._idle = threading.Condition()
 
     def set(self, name: str, lane: Lane) -> None:
         with self._lock:
@@ -33,3 +37,21 @@ class Lanes:
     def submit(self, name: str, msg: object) -> bool:
         lane = self._lanes.get(name)
         return lane is not None and lane(msg)
+
+    @contextmanager
+    def busy(self, name: str) -> Iterator[None]:
+        """Marks work of this lane in progress (a placement on the wire), whichever incarnation runs it."""
+        with self._idle:
+            self._busy[name] += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy[name] -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, name: str, timeout_s: float) -> bool:
+        """Until no work of this lane is in progress (the shutdown's final cancel-all must come after the last
+        placement, even one a stopped gateway left running); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy[name] <= 0, timeout_s)

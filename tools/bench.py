@@ -79,6 +79,7 @@ def bench_store(n: int = 3000) -> dict[str, float]:
     from decimal import Decimal
 
     from actors.gateway.events import Fill, Side
+    from actors.oms.intents import IntentLog
     from actors.store.store import JournalOrder, Store
 
     out: dict[str, float] = {}
@@ -107,6 +108,13 @@ def bench_store(n: int = 3000) -> dict[str, float]:
             venue="binance-usdm", symbol="ETHUSDC", run_id="bench", at_ns=i + 10,
             orders=[JournalOrder(f"j{i}", "BUY", Decimal("2500.10"), Decimal("0.010"), "GTX", False, i, "INTENT",
                                  None, Decimal(0), False, "{}")]))
+        # what the OMS now does before a send: the intent log (the journal follows the send); cleared each step
+        log = IntentLog(Path(d) / "intents.log")
+        timed("intent_log_append", lambda i: (log.append([JournalOrder(
+            f"k{i}", "BUY", Decimal("2500.10"), Decimal("0.010"), "GTX", False, i, "INTENT", None, Decimal(0), False,
+            '{"client_order_id":"mmETHUSDC.0mwr8i5uw.0000000024","side":"BUY","price_ticks":250010}')]),
+            log.clear()))
+        log.close()
     return out
 
 

@@ -18,7 +18,7 @@ from actors.gateway.events import Level
 _TOP = 256  # the sorted window per side holds between _TOP/2 and 2*_TOP of the best levels
 _BELOW_ALL = -(1 << 80)  # window bounds when it is empty: nothing known (refill) / nothing exists
 _ABOVE_ALL = 1 << 80
-_CACHE_MAX = 200_000  # distinct strings per cache; cleared (not evicted) when full: it refills in seconds
+_CACHE_MAX = 50_000  # distinct strings per cache; cleared (not evicted) when full: it refills in seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ actor's mailbox; each result is told back to whoever needs it.
 from __future__ import annotations
 
 import contextlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -74,6 +75,7 @@ class GatewayActor(EngineActor):
         self._want_user = user_stream
         self.market_parser = FrameParser()
         self.user_parser = FrameParser()
+        self._stopping = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
@@ -114,6 +116,7 @@ class GatewayActor(EngineActor):
             self.ctx.peers.tell("book", StreamConnected(self._market.name, "", self.ctx.clock.time_ns()))
 
     def on_stop(self) -> None:
+        self._stopping.set()
         self.ctx.lanes.clear("orders", self._order_lane)
         if self._market is not None:
             self._market.stop()
@@ -223,6 +226,12 @@ class GatewayActor(EngineActor):
         return True
 
     def _do_place(self, cmd: PlaceOrders) -> None:
+        if self._stopping.is_set():
+            return  # the gateway is stopping: the OMS's follow-up finds the order never sent
+        with self.ctx.lanes.busy("orders"):
+            self._place_timed(cmd)
+
+    def _place_timed(self, cmd: PlaceOrders) -> None:
         lat, m = self.ctx.latency, self.ctx.metrics
         if lat is not None and cmd.market_ns:
             lat.begin(cmd.market_ns, m.tick_to_order if m is not None else None)

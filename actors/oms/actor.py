@@ -150,6 +150,8 @@ class OmsActor(EngineActor):
         on disk before the exchange can hear of it (lesson 4); a cancel request, a fill or the position
         written a moment later loses nothing a crash could not recover (the order is looked up, the fill
         fetched again from the exchange), and keeps the tick-to-order path short."""
+        if self.ctx.peers.get(self.name) is not self.actor_ref:
+            return  # retired while inside a handler (it hung and was replaced): its successor owns the orders
         sending = {o.client_order_id for c in step.commands if isinstance(c, PlaceOrders) for o in c.orders}
         first = tuple(o for o in step.persist if o.client_order_id in sending)
         if first:
@@ -164,10 +166,13 @@ class OmsActor(EngineActor):
         m = self.ctx.metrics
         if m is not None and step.commands and self._received_ns:
             m.oms_latency(self._trigger, (self.ctx.clock.monotonic_ns() - self._received_ns) / 1e9)
-        self._persist(step.persist, step.fills, step.position, step.ledger)
-        if first:
+        # each order as it is now: a placement the pre-trade check refused was journaled REJECTED meanwhile
+        book = self.state.book
+        self._persist(tuple(book.get(o.client_order_id) or o for o in step.persist), step.fills, step.position,
+                      step.ledger)
+        if first and self.ctx.peers.get(self.name) is self.actor_ref:
             assert self.intents is not None
-            self.intents.clear()  # the journal has them now
+            self.intents.clear()  # the journal has them now (a retired OMS never touches its successor's log)
         for ev in step.events:
             self._publish(ev)
 
@@ -305,7 +310,9 @@ class OmsActor(EngineActor):
         assert self.state is not None
         self.ctx = dataclasses.replace(self.ctx, settings=m.settings)
         self.risk_limits = RiskLimits.from_params(m.settings.risk, self.ctx.instrument)
-        self.state = msgspec.structs.replace(self.state, params=oms_params(self.ctx))
+        params = oms_params(self.ctx)
+        self.state = msgspec.structs.replace(self.state, params=params, budget=self.state.budget.with_params(
+            params.budget))
         self._requote()
 
     @handles(Resumed)

@@ -89,6 +89,14 @@ class Budget(msgspec.Struct, frozen=True):
         return cls(params, Window(params.places_per_s, SECOND_NS), Window(params.places_per_min, MINUTE_NS),
                    Window(params.cancels_per_s, SECOND_NS), Window(params.cancels_per_min, MINUTE_NS))
 
+    def with_params(self, params: BudgetParams) -> Budget:
+        """New limits (a hot reload) over the same history: what was sent in the last second and minute still
+        counts, and a hold the exchange imposed stays."""
+        fresh = Budget.start(params)
+        return Budget(params, *(msgspec.structs.replace(w, sent=old.sent) for w, old in (
+            (fresh.place_s, self.place_s), (fresh.place_m, self.place_m), (fresh.cancel_s, self.cancel_s),
+            (fresh.cancel_m, self.cancel_m))), hold_until_ns=self.hold_until_ns)
+
     def allow(self, kind: Kind, n: int, now_ns: int) -> int:
         """How many of ``n`` may go now (all of them for a safety cancel). Changes nothing."""
         if n <= 0:

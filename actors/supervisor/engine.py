@@ -34,6 +34,7 @@ from actors.context import SymbolContext
 from actors.gateway.actor import GatewayActor
 from actors.gateway.binance.errors import BinanceError, OrderNotFoundError
 from actors.gateway.binance.rest import BinanceRest
+from actors.gateway.events import OrderReport, OrderStatus
 from actors.gateway.latency import TickToOrder
 from actors.instrument import Instrument
 from actors.oms.actor import OmsActor
@@ -56,6 +57,7 @@ from actors.timers import Timers
 EXIT_OK = 0
 EXIT_ESCALATED = 1  # the root gave up: systemd restarts the process
 CHECKPOINT_EVERY_NS = 10_000_000_000
+PLACEMENT_DRAIN_S = 25.0  # > the REST client's whole budget for one call (max_total_s, 20 s)
 
 
 @dataclass
@@ -190,6 +192,7 @@ class Engine:
         self._watcher = ConfigWatcher(config_path) if config_path is not None else None
         self._reload_request = reload_request
         self.config: ConfigService | None = None
+        self._settings_msg: SettingsChanged | None = None  # the last hot reload, re-told to restarted actors
         self._next_config_check = 0
         self.root_intensity = RestartIntensity(settings.supervision.root_max_restarts,
                                                settings.supervision.root_within_s)
@@ -246,6 +249,8 @@ class Engine:
         if tree is not None:
             for child in ev.children:
                 tree.ctx.metrics.actor_restarted(child)
+            if self._settings_msg is not None:  # a child rebuilt while a reload was applied may hold the old one
+                tree.apply(self._settings_msg)
         self.observe(ev.tree, ev)
 
     def observe(self, symbol: str, ev: object) -> None:
@@ -264,8 +269,8 @@ class Engine:
             return
         res = self.config.reload(by)
         if isinstance(res, Applied):
-            self.settings = res.settings
-            msg = res.message()
+            self.settings = self.ops.settings = res.settings
+            msg = self._settings_msg = res.message()
             for tree in self.trees.values():
                 tree.apply(msg)
             self.ops.metrics.set_config_version(res.version)
@@ -352,6 +357,7 @@ class Engine:
             # the restart blocks this loop (stop, exchangeInfo, start): it gets the whole WatchdogSec
             self.watchdog.beat(now, not silent, f"no heartbeat round from {', '.join(silent)}", force=True)
             tree.stop()
+            self.watchdog.beat(self.clock.monotonic_ns(), not silent, "restarting a tree", force=True)
             tree.ctx.metrics.tree_restarted()
             self.stats.tree_restarts[ev.tree] = self.stats.tree_restarts.get(ev.tree, 0) + 1
             logger.warning("root: restarting the {} tree after it gave up ({})", ev.tree, ev.reason)
@@ -360,6 +366,7 @@ class Engine:
             except (BinanceError, ValueError) as exc:
                 logger.error("root: exchangeInfo failed ({}); restarting {} with the instrument it had", exc, ev.tree)
                 instrument = tree.ctx.instrument
+            self.watchdog.beat(self.clock.monotonic_ns(), not silent, "restarting a tree", force=True)
             fresh = SymbolTree(self, ev.tree, instrument)
             self.trees[ev.tree] = fresh
             fresh.start()
@@ -368,11 +375,44 @@ class Engine:
     # ------------------------------------------------------------------ shutdown
     def shutdown(self, reason: str = "shutdown") -> dict[str, Any]:
         """Cancel all, confirm, flush, stop. Every OMS goes HALTED (it places nothing more, cancels everything
-        and anything acknowledged later); what is still open after that is cancelled over REST directly and
-        confirmed. Once only: a second call returns the first one's summary."""
+        and anything acknowledged later); once the trees are stopped and the last placement on the wire has
+        finished, what is still open is cancelled over REST directly and confirmed, and the database settled.
+        Each stage is guarded: a failing one is logged and the rest still runs (the notifier still flushes
+        the P0 just raised, the locks are still released). Once only: a second call returns the summary."""
         if self._summary is not None:
             return self._summary
-        self.notifier.stopping(f"stopping ({reason}): cancelling every order")
+        summary: dict[str, Any] = {"run_id": self.run_id, "symbols": {}, "tick_to_order": self.latency.summary(),
+                                   "child_restarts": len(self.stats.child_restarts),
+                                   "trees_gave_up": len(self.stats.trees_gave_up)}
+        try:
+            self.notifier.stopping(f"stopping ({reason}): cancelling every order")
+            self._stage("stop the trees", self._stop_trees)
+            mine = [s for s in self.symbols if s in self.trees]  # never touch a symbol another instance holds
+            for sym in mine:
+                summary["symbols"][sym] = {"open_orders": 1}  # until proven otherwise
+                self._stage(f"{sym}: final cancel-all", lambda sym=sym: self._final_cancel(sym, summary))
+            if self.store is not None:
+                for sym in mine:
+                    self._stage(f"{sym}: settle the database", lambda sym=sym: self._settle(sym, summary))
+                self._stage("record the run", lambda: self._record_end(reason, mine, summary))
+        finally:
+            self._summary = summary
+            for name, fn in (("store", self._close_store), ("operations", self.ops.stop),
+                             ("config", self.config.close if self.config is not None else lambda: None),
+                             ("timers", self.timers.stop), ("rest", self.rest.close)):
+                self._stage(f"close the {name}", fn)
+            for lock in self.locks:
+                self._stage("release a lock", lock.release)
+        return summary
+
+    @staticmethod
+    def _stage(what: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except Exception as exc:
+            logger.opt(exception=exc).error("shutdown: {} failed: {}", what, exc)
+
+    def _stop_trees(self) -> None:
         for tree in self.trees.values():
             tree.peers.tell("oms", CancelAllOrders(tree.symbol, 0, self.clock.time_ns()))
         end = self.clock.monotonic_ns() + 5_000_000_000
@@ -384,54 +424,52 @@ class Engine:
                 threading.Event().wait(0.1)
         for tree in self.trees.values():
             tree.stop()
-        summary: dict[str, Any] = {"run_id": self.run_id, "symbols": {}, "tick_to_order": self.latency.summary(),
-                                   "child_restarts": len(self.stats.child_restarts),
-                                   "trees_gave_up": len(self.stats.trees_gave_up)}
-        mine = [s for s in self.symbols if s in self.trees]  # never touch a symbol another instance holds
-        for sym in mine:
-            try:
-                left = self.rest.cancel_all(sym, confirm_rounds=5)
-                pos = self.rest.position_risk(sym)
-            except (BinanceError, ValueError) as exc:
-                logger.error("{}: final cancel-all/position failed: {}", sym, exc)
-                left, pos = [None], []
-            if left:
-                self.alert(Notify("P0", f"{sym}: orders may be open after shutdown",
-                                  f"the final cancel-all could not confirm that nothing is open ({len(left)})",
-                                  self.clock.time_ns()))
-            summary["symbols"][sym] = {"open_orders": len(left),
-                                       "position": str(sum((p.qty for p in pos if p.symbol == sym), 0)),
-                                       "unrealized_pnl": str(sum((p.unrealized_pnl for p in pos if p.symbol == sym),
-                                                                 0))}
-        if self.store is not None:
-            for sym in mine:
-                self._settle(sym)
-            self.store.end_run(self.run_id, reason=reason)
-            for sym in mine:
-                rows = self.store.fills(symbol=sym)
-                realized = sum((f.realized_pnl for f in rows), 0)
-                fees = sum((f.commission for f in rows if f.commission_asset == self.trees[sym].ctx.instrument
-                            .quote_asset), 0)
-                run_rows = [f for f in rows if f.run_id == self.run_id]
-                summary["symbols"][sym].update({"fills_this_run": len(run_rows), "fills_total": len(rows),
-                                                "realized_pnl": str(realized), "fees": str(fees),
-                                                "net_pnl": str(realized - fees)})
-            self.store.checkpoint("TRUNCATE")
-            self.store.close()
-        self.ops.stop()  # after the shutdown's own alerts: the notifier flushes them
-        if self.config is not None:
-            self.config.close()
-        self.timers.stop()
-        self.rest.close()
-        for lock in self.locks:
-            lock.release()
-        self._summary = summary
-        return summary
+        for tree in self.trees.values():  # a placement a stopped gateway left on the wire lands before the end
+            if not tree.ctx.lanes.wait_idle("orders", PLACEMENT_DRAIN_S):
+                logger.error("{}: a placement is still in flight after {:g}s; the final cancel-all goes anyway",
+                             tree.symbol, PLACEMENT_DRAIN_S)
 
-    def _settle(self, sym: str) -> None:
+    def _final_cancel(self, sym: str, summary: dict[str, Any]) -> None:
+        try:
+            left = self.rest.cancel_all(sym, confirm_rounds=5)
+            pos = self.rest.position_risk(sym)
+        except (BinanceError, ValueError) as exc:
+            logger.error("{}: final cancel-all/position failed: {}", sym, exc)
+            left, pos = [None], []
+        if left:
+            self.alert(Notify("P0", f"{sym}: orders may be open after shutdown",
+                              f"the final cancel-all could not confirm that nothing is open ({len(left)})",
+                              self.clock.time_ns()))
+        summary["symbols"][sym] = {"open_orders": len(left),
+                                   "position": str(sum((p.qty for p in pos if p.symbol == sym), 0)),
+                                   "unrealized_pnl": str(sum((p.unrealized_pnl for p in pos if p.symbol == sym), 0))}
+
+    def _record_end(self, reason: str, mine: list[str], summary: dict[str, Any]) -> None:
+        assert self.store is not None
+        self.store.end_run(self.run_id, reason=reason)
+        for sym in mine:
+            rows = self.store.fills(symbol=sym)
+            realized = sum((f.realized_pnl for f in rows), 0)
+            fees = sum((f.commission for f in rows if f.commission_asset == self.trees[sym].ctx.instrument
+                        .quote_asset), 0)
+            run_rows = [f for f in rows if f.run_id == self.run_id]
+            summary["symbols"][sym].update({"fills_this_run": len(run_rows), "fills_total": len(rows),
+                                            "realized_pnl": str(realized), "fees": str(fees),
+                                            "net_pnl": str(realized - fees)})
+
+    def _close_store(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.checkpoint("TRUNCATE")
+            finally:
+                self.store.close()
+
+    def _settle(self, sym: str, summary: dict[str, Any]) -> None:
         """After the final cancel-all: bring the database up to what the exchange says for orders the stopped
         OMS did not hear the end of (an ack, cancel or fill in flight as it stopped). The next start's
-        reconciliation would repair them too; doing it here leaves a database that is true as the run ends."""
+        reconciliation would repair them too; doing it here leaves a database that is true as the run ends.
+        An order still live here (a placement that landed after the cancel-all) is cancelled, confirmed,
+        counted in the summary and paged: nothing is left resting unmanaged."""
         assert self.store is not None
         venue = self.trees[sym].ctx.venue
         rows = self.store.open_orders(sym, venue=venue)
@@ -447,6 +485,8 @@ class Engine:
                                                   reason="not on the exchange at shutdown", run_id=self.run_id)
                     continue
                 by_exchange_id[report.order_id] = row.client_order_id
+                if report.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+                    report = self._cancel_late(sym, row.client_order_id, report, summary)
                 self.store.record_order_report(report, source="shutdown", run_id=self.run_id)
             last = self.store.last_trade_id(venue, sym)
             since = min(r.created_ns for r in rows) // 1_000_000 - 60_000
@@ -462,4 +502,18 @@ class Engine:
                            " reconciles them", sym, len(rows), exc)
             return
         logger.info("{}: settled {} orders left open in the database at shutdown", sym, len(rows))
+
+    def _cancel_late(self, sym: str, cid: str, report: OrderReport, summary: dict[str, Any]) -> OrderReport:
+        try:
+            report = self.rest.cancel_order(sym, client_order_id=cid)
+            left = 0
+        except BinanceError as exc:
+            logger.error("{}: {} is open after the final cancel-all and its cancel failed: {}", sym, cid, exc)
+            left = 1
+        summary["symbols"][sym]["open_orders"] = summary["symbols"][sym].get("open_orders", 0) + left
+        self.alert(Notify("P0", f"{sym}: an order was open after the final cancel-all",
+                          f"{cid} landed after the cancel-all; " + ("cancelled now" if not left else
+                                                                    "its cancel FAILED: check the exchange"),
+                          self.clock.time_ns()))
+        return report
 

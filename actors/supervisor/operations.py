@@ -161,9 +161,9 @@ class Operations:
         self._report_thread.start()
 
     def _report(self, day: date) -> None:
-        from tools.report import build_daily_report  # numpy and the PNG writer: loaded once a day, not at start
-
         try:
+            from tools.report import build_daily_report  # numpy and the PNG writer: loaded when first needed
+
             rep = build_daily_report(Path(self.settings.store.path), day, Path(self.settings.report.out_dir),
                                      settings=self.settings.report, clock=self.clock)
             self.notify(NotifyWithFiles("P2", f"daily report {day.isoformat()}", rep.summary, self.clock.time_ns(),

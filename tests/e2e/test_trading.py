@@ -71,14 +71,28 @@ def test_shutdown_settles_what_a_stopped_oms_never_heard_the_end_of(tmp_path: Pa
             if sent:
                 eng.rest.place_order(OrderRequest("ETHUSDC", Side.BUY, Decimal("0.01"), cid, price=price))
         assert wait_until(lambda: live.exchange_fills() >= 1, 10)
+        final_cancel = eng._final_cancel
+
+        def then_a_late_landing(sym: str, summary: dict) -> None:  # a placement lands after the cancel-all
+            final_cancel(sym, summary)
+            cid = "mmETHUSDC.settle.late"
+            eng.store.record_order_intent(cid, venue=venue, symbol="ETHUSDC", side=Side.BUY, price=bid - 4,
+                                          qty=Decimal("0.01"), tif="GTC", reduce_only=False, created_ns=now,
+                                          run_id=eng.run_id)
+            eng.rest.place_order(OrderRequest("ETHUSDC", Side.BUY, Decimal("0.01"), cid, price=bid - 4))
+
+        eng._final_cancel = then_a_late_landing  # type: ignore[method-assign]
         summary = eng.shutdown("test")
+        assert not live.exchange_open_orders()  # the late one was cancelled by the settle step
         trades = live.sx.call(lambda rt: [t.id for t in rt.core.accounts[KEY].trades.get("ETHUSDC", [])])
     assert summary["symbols"]["ETHUSDC"]["open_orders"] == 0
+    assert any(a.level == "P0" and "after the final cancel-all" in a.title for a in live.alerts)
     with Store.open_readonly(tmp_path / "mm.db") as st:
         assert not st.open_orders("ETHUSDC")
         status = {cid: st.order(cid).status for cid in orders}  # type: ignore[union-attr]
         assert status == {"mmETHUSDC.settle.rest": "CANCELED", "mmETHUSDC.settle.take": "FILLED",
                           "mmETHUSDC.settle.lost": "NOT_FOUND"}
+        assert st.order("mmETHUSDC.settle.late").status == "CANCELED"  # type: ignore[union-attr]
         fills = st.fills(symbol="ETHUSDC")
         assert sorted(f.trade_id for f in fills) == sorted(trades)  # the unheard fill too, once
         assert any(f.client_order_id == "mmETHUSDC.settle.take" for f in fills)

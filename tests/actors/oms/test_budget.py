@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from actors.oms import core
@@ -139,3 +140,20 @@ def test_without_hysteresis_the_same_target_would_storm():
 def test_budget_holds_for_other_seeds(seed):
     cancels, places, _ = _jitter_minute(core.OmsParams(tolerance=Tolerance(price_ticks=2), budget=P), seed)
     assert cancels <= P.cancels_per_min and places <= P.places_per_min
+
+
+def test_new_limits_by_hot_reload_apply_over_the_same_history() -> None:
+    """A reload that lowers the cancel budget mid-storm takes effect at once: what was already sent in the
+    last second and minute still counts against the new limits, and an exchange-imposed hold stays."""
+    b = Budget.start(P).spend(Kind.CANCEL, 4, T0).spend(Kind.PLACE, 2, T0)
+    b = msgspec.structs.replace(b, hold_until_ns=T0 + 5 * SECOND_NS)
+    lower = BudgetParams(places_per_s=5, places_per_min=60, cancels_per_s=2, cancels_per_min=6,
+                         min_order_lifetime_ms=1000)
+    r = b.with_params(lower)
+    assert r.params == lower and r.hold_until_ns == b.hold_until_ns
+    assert r.allow(Kind.CANCEL, 10, T0) == 0  # 4 sent this second against a new limit of 2
+    assert r.allow(Kind.CANCEL, 10, T0 + SECOND_NS) == 2  # the second slid: 2 a second, 6 - 4 a minute
+    assert r.spend(Kind.CANCEL, 2, T0 + SECOND_NS).allow(Kind.CANCEL, 10, T0 + 2 * SECOND_NS) == 0  # minute full
+    assert r.allow(Kind.PLACE, 1, T0 + SECOND_NS) == 0  # still held
+    raised = b.with_params(BudgetParams(places_per_s=50, places_per_min=600, cancels_per_s=40, cancels_per_min=400))
+    assert raised.allow(Kind.CANCEL, 100, T0) == 36
