@@ -253,11 +253,57 @@ def bench_crash(rounds: int) -> dict[str, Any]:
     return out
 
 
+def bench_heap(minutes: float, speed: float, top: int = 12) -> dict[str, Any]:
+    """Where the engine's memory grows: the engine in-process (simex in another process), ``tracemalloc``
+    snapshots at minute 1 and at the end, the largest growth by source line. Not run by default (slow)."""
+    import json as _json
+    import subprocess
+    import tempfile
+    import threading
+    import tracemalloc
+
+    from loguru import logger
+
+    from actors.settings import credentials, load_settings
+    from actors.supervisor.engine import Engine
+
+    logger.remove()
+    repo = Path(__file__).resolve().parents[1]
+    tracemalloc.start(1)
+    with tempfile.TemporaryDirectory() as d:
+        sim = subprocess.Popen([sys.executable, str(repo / "tools/simex.py"), "--seed", "3", "--speed", str(speed),
+                                "--maker-fee", "0", "--symbols", "ETHUSDC", "--log-level", "WARNING"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert sim.stdout is not None
+            urls = _json.loads(sim.stdout.readline())
+            cfg = Path(d) / "settings.toml"
+            cfg.write_text(TREE_SETTINGS.format(rest=urls["rest"], ws=urls["ws"], tmp=d))
+            s = load_settings(cfg)
+            eng = Engine(s, ["ETHUSDC"], urls["rest"], urls["ws"], credentials(s, {"MM_API_KEY": "simkey",
+                                                                                     "MM_API_SECRET": "simsecret"}))
+            eng.start()
+            runner = threading.Thread(target=eng.run, args=(threading.Event(), minutes * 60))
+            runner.start()
+            time.sleep(min(60.0, minutes * 30))
+            first, first_mb = tracemalloc.take_snapshot(), tracemalloc.get_traced_memory()[0] / 1e6
+            runner.join()
+            last, last_mb = tracemalloc.take_snapshot(), tracemalloc.get_traced_memory()[0] / 1e6
+            eng.shutdown("bench")
+        finally:
+            sim.terminate()
+            sim.wait(20)
+    here = str(repo) + "/"
+    growth = [(st.size_diff / 1e3, st.count_diff, f"{st.traceback[0].filename.replace(here, '')}:"
+               f"{st.traceback[0].lineno}") for st in last.compare_to(first, "lineno")[:top]]
+    return {"first_mb": first_mb, "last_mb": last_mb, "growth": growth}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("MM_SHARED_DATA", DEFAULT_DATA)))
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--only", choices=["feed", "store", "tree", "crash"], default=None)
+    ap.add_argument("--only", choices=["feed", "store", "tree", "crash", "heap"], default=None)
     ap.add_argument("--minutes", type=float, default=10.0, help="tree benchmark: minutes of accelerated trading")
     ap.add_argument("--speed", type=float, default=10.0, help="tree benchmark: market speed of the simulator")
     ap.add_argument("--crashes", type=int, default=10, help="crash benchmark: rounds")
@@ -281,7 +327,13 @@ def main(argv: list[str] | None = None) -> int:
               f"over {lat.get('n', 0)} placements; {t['fills']} fills; RSS {t['rss_1min_mb']:.0f} MB at 1 min, "
               f"{t['rss_end_mb']:.0f} MB at the end ({t['rss_slope_mb_per_min_2nd_half']:+.2f} MB/min over the "
               f"second half); {t['open_orders_at_exit']} orders open at exit")
-    if args.only in ("store", "crash", "tree"):
+    if args.only == "heap":
+        h = bench_heap(args.minutes, args.speed)
+        print(f"heap ({args.minutes:g} min, market at {args.speed:g}x): traced {h['first_mb']:.1f} MB after the "
+              f"first minute, {h['last_mb']:.1f} MB at the end; largest growth by line:")
+        for kb, n, where in h["growth"]:
+            print(f"  {kb:9.1f} kB {n:+8d} objects  {where}")
+    if args.only in ("store", "crash", "tree", "heap"):
         return 0
     r = bench_feed(args.data, args.repeat)
     print(f"feed: {r['frames']} frames (every hftbacktest capture): pipeline {r['pipeline_msgs_per_s']:,.0f} msg/s, "

@@ -333,11 +333,10 @@ class Engine:
             if now >= next_checkpoint:
                 next_checkpoint = now + CHECKPOINT_EVERY_NS
                 self._checkpoint()
-            for n in self.ops.tick(now):
-                self.alert(n)
+            self._stage("the alert rules' tick", lambda now=now: [self.alert(n) for n in self.ops.tick(now)])
             if now >= self._next_config_check:
                 self._next_config_check = now + 1_000_000_000
-                self._maybe_reload()
+                self._stage("a config reload", self._maybe_reload)  # a failure keeps the running config
             try:
                 ev = self._events.get(timeout=0.1)
             except queue.Empty:
@@ -386,7 +385,7 @@ class Engine:
                                    "trees_gave_up": len(self.stats.trees_gave_up)}
         try:
             self.notifier.stopping(f"stopping ({reason}): cancelling every order")
-            self._stage("stop the trees", self._stop_trees)
+            self._stage("shutdown: stop the trees", self._stop_trees)
             mine = [s for s in self.symbols if s in self.trees]  # never touch a symbol another instance holds
             for sym in mine:
                 summary["symbols"][sym] = {"open_orders": 1}  # until proven otherwise
@@ -410,7 +409,7 @@ class Engine:
         try:
             fn()
         except Exception as exc:
-            logger.opt(exception=exc).error("shutdown: {} failed: {}", what, exc)
+            logger.opt(exception=exc).error("{} failed: {}", what, exc)
 
     def _stop_trees(self) -> None:
         for tree in self.trees.values():

@@ -57,8 +57,11 @@ class Live:
     """One simulated exchange and one engine trading on it."""
 
     def __init__(self, tmp: Path, *, symbols: tuple[str, ...] = ("ETHUSDC",), sim: dict[str, Any] | None = None,
-                 config: Path | None = None, **tables: dict[str, Any]) -> None:
-        """``config``: a settings file (hot-reloaded by the engine) instead of ``tables``."""
+                 config: Path | None = None, engine_kw: dict[str, Any] | None = None,
+                 **tables: dict[str, Any]) -> None:
+        """``config``: a settings file (hot-reloaded by the engine) instead of ``tables``; ``engine_kw``: more
+        arguments for the ``Engine`` (e.g. an sd_notify ``notifier``)."""
+        self.engine_kw = engine_kw or {}
         self.tmp = tmp
         self.symbols = list(symbols)
         self.config = config
@@ -81,7 +84,8 @@ class Live:
     def start_engine(self, resume: tuple[str, ...] = ()) -> Engine:
         self.stop.clear()
         self.engine = Engine(self.settings, self.symbols, self.sx.rest_url, self.sx.ws_url,
-                             credentials(self.settings), on_alert=self.alerts.append, config_path=self.config)
+                             credentials(self.settings), on_alert=self.alerts.append, config_path=self.config,
+                             **self.engine_kw)
         self.engine.start(resume=resume)
         self._root = threading.Thread(target=self._run_root, daemon=True)
         self._root.start()
