@@ -102,6 +102,7 @@ class OmsActor(EngineActor):
         self._forward_to_risk: set[int] = set()  # asked_ns of queries risk's panicstop is waiting for
         self._timer: Any = None
         self.intents: IntentLog | None = None
+        self._started = False  # on_start done (see _retired)
         self._received_ns = 0  # when the message being handled arrived, and its type: the OMS latency metric
         self._trigger = ""
 
@@ -129,6 +130,7 @@ class OmsActor(EngineActor):
                     step.state.position.lots)
         self._run(step)
         self._timer = ctx.timers.tell_every(ctx.settings.oms.tick_s, self.actor_ref, OmsTick())
+        self._started = True
         if ctx.metrics is not None:
             ctx.metrics.set_position(ctx.instrument.lots_to_qty(self.state.position.lots))
 
@@ -150,7 +152,7 @@ class OmsActor(EngineActor):
         on disk before the exchange can hear of it (lesson 4); a cancel request, a fill or the position
         written a moment later loses nothing a crash could not recover (the order is looked up, the fill
         fetched again from the exchange), and keeps the tick-to-order path short."""
-        if self.ctx.peers.get(self.name) is not self.actor_ref:
+        if self._retired():
             return  # retired while inside a handler (it hung and was replaced): its successor owns the orders
         sending = {o.client_order_id for c in step.commands if isinstance(c, PlaceOrders) for o in c.orders}
         first = tuple(o for o in step.persist if o.client_order_id in sending)
@@ -170,7 +172,7 @@ class OmsActor(EngineActor):
         book = self.state.book
         self._persist(tuple(book.get(o.client_order_id) or o for o in step.persist), step.fills, step.position,
                       step.ledger)
-        if first and self.ctx.peers.get(self.name) is self.actor_ref:
+        if first and not self._retired():
             assert self.intents is not None
             self.intents.clear()  # the journal has them now (a retired OMS never touches its successor's log)
         for ev in step.events:
@@ -185,6 +187,11 @@ class OmsActor(EngineActor):
                            at_ns=self.ctx.clock.time_ns(), orders=self._journal_rows(orders), fills=fills,
                            position=_ORDER_ENC.encode(position).decode() if position is not None else None,
                            ledger=_ORDER_ENC.encode(ledger).decode() if ledger is not None else None)
+
+    def _retired(self) -> bool:
+        """Replaced by a successor (it hung). Not asked during ``on_start``: the supervisor registers a new
+        actor only once it has started, so the registry may still name the predecessor (or nobody) then."""
+        return self._started and self.ctx.peers.get(self.name) is not self.actor_ref
 
     def _journal_rows(self, orders: tuple[Order, ...]) -> list[JournalOrder]:
         ins = self.ctx.instrument
