@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,6 +109,19 @@ def _dmul(a: str | None, b: str | None) -> str | None:
     return None if a is None or b is None else dec(Decimal(a) * Decimal(b))
 
 
+def _wal(conn: sqlite3.Connection, busy_timeout_s: float) -> str:
+    """Switch to WAL. On a new file that several connections open at once the switch can report "database
+    is locked" without waiting for the busy timeout: retry until the timeout instead."""
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _connect(uri: str, busy_timeout_s: float) -> sqlite3.Connection:
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s,
                            cached_statements=256)
@@ -147,7 +161,7 @@ class Store:
         p.parent.mkdir(parents=True, exist_ok=True)
         conn = _connect(_uri(p, "rwc"), busy_timeout_s)
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _wal(conn, busy_timeout_s)
             if mode.lower() != "wal":
                 raise StoreError(f"{p}: cannot use WAL journal mode (got {mode})")
             conn.execute(f"PRAGMA synchronous = {synchronous}")
