@@ -73,8 +73,6 @@ class Operations:
         """``first_run_ns``: when the database's first run started (a report is only owed for days after)."""
         self.notifier = NotifierActor.start(self.settings.alerts, self.targets, self.clock, self.timers)
         self.exporter = start_exporter(self.settings.metrics, self.metrics)  # OSError (port taken): no start
-        if self.exporter is not None:
-            logger.info("metrics on {}", self.exporter.url)
         self._next_report_ns = self._first_report_ns(first_run_ns)
 
     def watch_equity(self, account: Callable[[], Any], every_s: float = EQUITY_EVERY_S) -> None:
