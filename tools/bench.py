@@ -12,13 +12,14 @@ paired chunks (see ``bench_feed``) to read through a noisy machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,37 +152,45 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+@contextlib.contextmanager
+def _simex_process(speed: float, tmp: Path) -> Iterator[Path]:
+    """``tools/simex.py`` as a process of its own, and a settings file in ``tmp`` for an engine against it."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    sim = subprocess.Popen([sys.executable, str(repo / "tools/simex.py"), "--seed", "3", "--speed", str(speed),
+                            "--maker-fee", "0", "--symbols", "ETHUSDC", "--log-level", "WARNING"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert sim.stdout is not None
+        urls = json.loads(sim.stdout.readline())
+        cfg = tmp / "settings.toml"
+        cfg.write_text(TREE_SETTINGS.format(rest=urls["rest"], ws=urls["ws"], tmp=tmp))
+        yield cfg
+    finally:
+        sim.terminate()
+        sim.wait(20)
+
+
 def bench_tree(minutes: float, speed: float) -> dict[str, Any]:
     """The engine as a process against simex as another (the exchange is remote in real life): tick-to-order
     latency through the whole tree, and resident memory over ``minutes`` of accelerated trading."""
-    import json as _json
     import subprocess
     import tempfile
 
     repo = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as d:
-        sim = subprocess.Popen([sys.executable, str(repo / "tools/simex.py"), "--seed", "3", "--speed", str(speed),
-                                "--maker-fee", "0", "--symbols", "ETHUSDC", "--log-level", "WARNING"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            assert sim.stdout is not None
-            urls = _json.loads(sim.stdout.readline())
-            cfg = Path(d) / "settings.toml"
-            cfg.write_text(TREE_SETTINGS.format(rest=urls["rest"], ws=urls["ws"], tmp=d))
-            env = dict(os.environ, MM_API_KEY="simkey", MM_API_SECRET="simsecret")
-            eng = subprocess.Popen([sys.executable, str(repo / "supervisor.py"), "--symbols", "ETHUSDC", "--config",
-                                    str(cfg), "--duration", str(minutes * 60), "--json-summary"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=repo)
-            rss: list[tuple[float, float]] = []
-            t0 = time.monotonic()
-            while eng.poll() is None:
-                rss.append((time.monotonic() - t0, _rss_mb(eng.pid)))
-                time.sleep(5)
-            out = eng.communicate()[0]
-        finally:
-            sim.terminate()
-            sim.wait(20)
-    summary = _json.loads(out.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as d, _simex_process(speed, Path(d)) as cfg:
+        env = dict(os.environ, MM_API_KEY="simkey", MM_API_SECRET="simsecret")
+        eng = subprocess.Popen([sys.executable, str(repo / "supervisor.py"), "--symbols", "ETHUSDC", "--config",
+                                str(cfg), "--duration", str(minutes * 60), "--json-summary"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=repo)
+        rss: list[tuple[float, float]] = []
+        t0 = time.monotonic()
+        while eng.poll() is None:
+            rss.append((time.monotonic() - t0, _rss_mb(eng.pid)))
+            time.sleep(5)
+        out = eng.communicate()[0]
+    summary = json.loads(out.strip().splitlines()[-1])
     rss = [r for r in rss if r[1] == r[1]]
     first = next((m for t, m in rss if t >= 60), rss[0][1])
     half = [r for r in rss if r[0] >= rss[-1][0] / 2]
@@ -256,8 +265,6 @@ def bench_crash(rounds: int) -> dict[str, Any]:
 def bench_heap(minutes: float, speed: float, top: int = 12) -> dict[str, Any]:
     """Where the engine's memory grows: the engine in-process (simex in another process), ``tracemalloc``
     snapshots at minute 1 and at the end, the largest growth by source line. Not run by default (slow)."""
-    import json as _json
-    import subprocess
     import tempfile
     import threading
     import tracemalloc
@@ -270,29 +277,18 @@ def bench_heap(minutes: float, speed: float, top: int = 12) -> dict[str, Any]:
     logger.remove()
     repo = Path(__file__).resolve().parents[1]
     tracemalloc.start(1)
-    with tempfile.TemporaryDirectory() as d:
-        sim = subprocess.Popen([sys.executable, str(repo / "tools/simex.py"), "--seed", "3", "--speed", str(speed),
-                                "--maker-fee", "0", "--symbols", "ETHUSDC", "--log-level", "WARNING"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            assert sim.stdout is not None
-            urls = _json.loads(sim.stdout.readline())
-            cfg = Path(d) / "settings.toml"
-            cfg.write_text(TREE_SETTINGS.format(rest=urls["rest"], ws=urls["ws"], tmp=d))
-            s = load_settings(cfg)
-            eng = Engine(s, ["ETHUSDC"], urls["rest"], urls["ws"], credentials(s, {"MM_API_KEY": "simkey",
-                                                                                     "MM_API_SECRET": "simsecret"}))
-            eng.start()
-            runner = threading.Thread(target=eng.run, args=(threading.Event(), minutes * 60))
-            runner.start()
-            time.sleep(min(60.0, minutes * 30))
-            first, first_mb = tracemalloc.take_snapshot(), tracemalloc.get_traced_memory()[0] / 1e6
-            runner.join()
-            last, last_mb = tracemalloc.take_snapshot(), tracemalloc.get_traced_memory()[0] / 1e6
-            eng.shutdown("bench")
-        finally:
-            sim.terminate()
-            sim.wait(20)
+    with tempfile.TemporaryDirectory() as d, _simex_process(speed, Path(d)) as cfg:
+        s = load_settings(cfg)
+        eng = Engine(s, ["ETHUSDC"], s.exchange.rest_url, s.exchange.ws_url,
+                     credentials(s, {"MM_API_KEY": "simkey", "MM_API_SECRET": "simsecret"}))
+        eng.start()
+        runner = threading.Thread(target=eng.run, args=(threading.Event(), minutes * 60))
+        runner.start()
+        time.sleep(min(60.0, minutes * 30))
+        first, first_mb = tracemalloc.take_snapshot(), tracemalloc.get_traced_memory()[0] / 1e6
+        runner.join()
+        last, last_mb = tracemalloc.take_snapshot(), tracemalloc.get_traced_memory()[0] / 1e6
+        eng.shutdown("bench")
     here = str(repo) + "/"
     growth = [(st.size_diff / 1e3, st.count_diff, f"{st.traceback[0].filename.replace(here, '')}:"
                f"{st.traceback[0].lineno}") for st in last.compare_to(first, "lineno")[:top]]

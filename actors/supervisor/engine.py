@@ -10,7 +10,6 @@ panicstopped and ``run`` returns non-zero, so systemd restarts the process.
 
 from __future__ import annotations
 
-import dataclasses
 import queue
 import sqlite3
 import sys
@@ -95,7 +94,7 @@ class SymbolTree:
 
     def apply(self, m: SettingsChanged) -> None:
         """A hot reload, per symbol: one message to each actor, which swaps all its parameters at once."""
-        self.ctx = dataclasses.replace(self.ctx, settings=m.settings)
+        self.ctx = replace(self.ctx, settings=m.settings)
         for name in ("risk", "oms", "strategy"):  # the limits first, then the quotes under them
             self.peers.tell(name, m)
 
