@@ -10,10 +10,12 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from actors.analyzer.markout import MarkoutTracker
+from actors.analyzer.markout import Markout, MarkoutTracker
+from actors.analyzer.messages import AdverseSelection
 from actors.analyzer.pnl import PnlBook, opened_book
 from actors.analyzer.stats import FillStats
 from actors.base import EngineActor, handles
+from actors.book.market_signals import Regime
 from actors.book.view import MarketView
 from actors.context import SymbolContext
 from actors.oms.messages import OpenOrdersView, OrderFilled
@@ -36,6 +38,8 @@ class AnalyzerActor(EngineActor):
         self.markouts = MarkoutTracker()
         self.stats = FillStats(ctx.clock.time_ns())
         self.mark: Decimal | None = None
+        self.regime = Regime.CALM
+        self._resolved: list[Markout] = []  # markouts not yet in the store
         self.open_buy_lots = self.open_sell_lots = 0
         self.store: Store | None = None
         self._timer: Any = None
@@ -59,24 +63,48 @@ class AnalyzerActor(EngineActor):
         qty = ins.lots_to_qty(f.qty_lots)
         now = self.ctx.clock.time_ns()
         self.pnl = self.pnl.apply(f.side, qty, f.price, f.commission, f.commission_asset or None, f.realized_pnl)
-        self.markouts.on_fill(f.trade_id, f.side, f.price, qty, f.is_maker, now)
+        self.markouts.on_fill(f.trade_id, f.side, f.price, qty, f.is_maker, now, self.regime.label)
         self.stats.on_fill(f.client_order_id, qty, f.price, f.is_maker, now)
 
     @handles(MarketView)
     def _market(self, v: MarketView) -> None:
+        s, m = v.signals, self.ctx.metrics
+        if s is not None:
+            self.regime = s.regime
+            if m is not None:
+                m.set_vpin(s.vpin)
+                m.set_volatility_regime(s.regime.label)
         if not v.stale:
             self.mark = v.mid
-            self.markouts.on_mid(v.mid, v.last_update_ns)
+            self._resolved += self.markouts.on_mid(v.mid, v.last_update_ns)
 
     @handles(OpenOrdersView)
     def _open_orders(self, v: OpenOrdersView) -> None:
         self.open_buy_lots, self.open_sell_lots = v.exposure.buy_lots, v.exposure.sell_lots
 
+    def _post_trade(self, now: int) -> None:
+        """Markouts into the store; the adverse-selection rate to risk and the dashboard."""
+        if self.store is not None and self._resolved:
+            try:
+                self.store.record_markouts(self.ctx.venue, self.ctx.symbol, self._resolved, run_id=self.ctx.run_id)
+                self._resolved = []
+            except Exception as exc:  # kept for the next snapshot (idempotent rows), never lost to a busy file
+                logger.warning("{}: could not record {} markouts: {}", self.ctx.symbol, len(self._resolved), exc)
+                del self._resolved[:-10_000]
+        summ = self.markouts.summary(now)
+        horizon = next(h for h in summ.horizons if h.horizon_ms == self.markouts.adverse_horizon_ms)
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.set_adverse_selection_rate(summ.adverse_selection_rate)
+        self.ctx.peers.tell("risk", AdverseSelection(self.ctx.symbol, summ.adverse_selection_rate, summ.adverse_fills,
+                                                     horizon.horizon_ms, horizon.mean_bps, now))
+
     @handles(Snapshot)
     def _snapshot(self, _: Snapshot) -> None:
+        now = self.ctx.clock.time_ns()
+        self._post_trade(now)
         if self.store is None or self.mark is None:
             return
-        ins, p, now = self.ctx.instrument, self.pnl, self.ctx.clock.time_ns()
+        ins, p = self.ctx.instrument, self.pnl
         if self.ctx.metrics is not None:
             self.ctx.metrics.set_pnl(realized=p.realized, unrealized=p.unrealized(self.mark), fees=p.fees)
         try:

@@ -32,6 +32,7 @@ class Markout(msgspec.Struct, frozen=True):
     horizon_ms: int
     mid: Decimal  # the mid in effect at fill_ns + horizon
     bps: float  # positive: good for us
+    regime: str = "Calm"  # the market regime when the fill came (actors/book/market_signals.py)
 
 
 class HorizonStats(msgspec.Struct, frozen=True):
@@ -42,6 +43,17 @@ class HorizonStats(msgspec.Struct, frozen=True):
     adverse_rate: float  # share of fills with a negative markout
 
 
+class GroupStats(msgspec.Struct, frozen=True):
+    """One horizon's markouts of one group of fills: a side (``BUY``/``SELL``) or a regime (``Calm``…)."""
+
+    horizon_ms: int
+    group: str  # "side" or "regime"
+    key: str
+    count: int
+    mean_bps: float
+    adverse_rate: float
+
+
 class MarkoutSummary(msgspec.Struct, frozen=True):
     window_s: float
     fills: int  # fills in the window
@@ -50,6 +62,8 @@ class MarkoutSummary(msgspec.Struct, frozen=True):
     adverse_selection_rate: float  # at ``adverse_horizon_ms``
     pending: int
     at_ns: int
+    groups: tuple[GroupStats, ...] = ()  # per side and per regime, every horizon
+    adverse_fills: int = 0  # markouts behind ``adverse_selection_rate``
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,7 @@ class _Pending:
     qty: Decimal
     maker: bool
     fill_ns: int
+    regime: str
 
 
 def markout_bps(side: Side, price: Decimal, mid: Decimal) -> float:
@@ -79,17 +94,19 @@ class MarkoutTracker:
         self.window_s = window_s
         self.adverse_horizon_ms = adverse_horizon_ms
         self._pending: dict[int, deque[_Pending]] = {h: deque() for h in self.horizons_ms}
-        self._done: dict[int, deque[tuple[int, float, Decimal]]] = {h: deque() for h in self.horizons_ms}
+        # per horizon: (resolved at, bps, qty, side, regime)
+        self._done: dict[int, deque[tuple[int, float, Decimal, str, str]]] = {h: deque() for h in self.horizons_ms}
         self._fills: deque[tuple[int, float | None]] = deque()  # (time, edge at fill: None before any mid)
         self._mid: Decimal | None = None
         self._mid_ns = 0
 
     # ------------------------------------------------------------------ inputs
-    def on_fill(self, trade_id: int, side: Side, price: Decimal, qty: Decimal, maker: bool, now_ns: int) -> None:
-        """A fill as we received it (``now_ns``: our clock, the same as the mids')."""
+    def on_fill(self, trade_id: int, side: Side, price: Decimal, qty: Decimal, maker: bool, now_ns: int,
+                regime: str = "Calm") -> None:
+        """A fill as we received it (``now_ns``: our clock, the same as the mids'), in ``regime``."""
         t = max(now_ns, self._mid_ns)  # never schedule behind a mid already seen
         for h in self.horizons_ms:
-            self._pending[h].append(_Pending(t + h * 1_000_000, trade_id, side, price, qty, maker, t))
+            self._pending[h].append(_Pending(t + h * 1_000_000, trade_id, side, price, qty, maker, t, regime))
         self._fills.append((t, None if self._mid is None else markout_bps(side, price, self._mid)))
 
     def on_fill_event(self, fill: Fill, now_ns: int) -> None:
@@ -105,8 +122,8 @@ class MarkoutTracker:
                 p = q.popleft()
                 m = mid if p.due_ns == at_ns or prev is None else prev
                 bps = markout_bps(p.side, p.price, m)
-                out.append(Markout(p.trade_id, p.side, p.price, p.qty, p.maker, p.fill_ns, h, m, bps))
-                self._done[h].append((at_ns, bps, p.qty))
+                out.append(Markout(p.trade_id, p.side, p.price, p.qty, p.maker, p.fill_ns, h, m, bps, p.regime))
+                self._done[h].append((at_ns, bps, p.qty, p.side.value, p.regime))
         self._mid, self._mid_ns = mid, max(self._mid_ns, at_ns)
         return out
 
@@ -117,7 +134,7 @@ class MarkoutTracker:
 
     def summary(self, now_ns: int) -> MarkoutSummary:
         horizon = now_ns - self.window_ns
-        stats = []
+        stats, groups = [], []
         for h in self.horizons_ms:
             d = self._done[h]
             while d and d[0][0] < horizon:
@@ -128,10 +145,17 @@ class MarkoutTracker:
             weighted = sum(x[1] * float(x[2]) for x in d) / float(qty) if qty else 0.0
             adverse = sum(x[1] < 0 for x in d) / n if n else 0.0
             stats.append(HorizonStats(h, n, mean, weighted, adverse))
+            for group, col in (("side", 3), ("regime", 4)):
+                acc: dict[str, list[float]] = {}
+                for x in d:
+                    acc.setdefault(x[col], []).append(x[1])
+                groups += [GroupStats(h, group, k, len(v), sum(v) / len(v), sum(b < 0 for b in v) / len(v))
+                           for k, v in sorted(acc.items())]
         f = self._fills
         while f and f[0][0] < horizon:
             f.popleft()
         edges = [x[1] for x in f if x[1] is not None]
         edge = sum(edges) / len(edges) if edges else 0.0
-        asr = next(s.adverse_rate for s in stats if s.horizon_ms == self.adverse_horizon_ms)
-        return MarkoutSummary(self.window_s, len(f), edge, tuple(stats), asr, self.pending, now_ns)
+        adv = next(s for s in stats if s.horizon_ms == self.adverse_horizon_ms)
+        return MarkoutSummary(self.window_s, len(f), edge, tuple(stats), adv.adverse_rate, self.pending, now_ns,
+                              tuple(groups), adv.count)

@@ -12,6 +12,7 @@ from decimal import Decimal
 import msgspec
 
 from actors.book.book import OrderBook
+from actors.book.market_signals import MarketSignals
 from actors.book.signals import imbalance as book_imbalance
 from actors.instrument import Instrument
 
@@ -27,6 +28,7 @@ class MarketView(msgspec.Struct, frozen=True):
     imbalance: float  # (B − A) / (B + A) over the top levels
     last_update_ns: int
     stale: bool  # as judged when the view was built; readers re-judge with their own now
+    signals: MarketSignals | None = None  # volatility, regime, toxicity… (actors/book/signal_engine.py)
 
     @property
     def mid_x2_ticks(self) -> int:

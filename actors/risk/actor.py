@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
+from actors.analyzer.messages import AdverseSelection
 from actors.analyzer.pnl import DailyPnl, PnlBook, opened_book
 from actors.base import EngineActor, handles
 from actors.book.view import MarketView
@@ -127,11 +128,20 @@ class RiskActor(EngineActor):
     @handles(MarketView)
     def _market(self, v: MarketView) -> None:
         now = self._now()
+        limit = self.core.adaptive.net_limit()
         out = self.core.on_market(v, now)
         self._last_mark = v.mid
         if now - self._last_pnl_ns >= _PNL_EVERY_NS:
             out += self._mark(now)
-        self._handle(out, now)
+        self._handle(out, now, force_report=self.core.adaptive.net_limit() != limit)
+
+    @handles(AdverseSelection)
+    def _adverse(self, a: AdverseSelection) -> None:
+        now = self._now()
+        limit = self.core.adaptive.net_limit()
+        self.core.on_adverse_selection(a.rate, a.fills, now)
+        if self.core.adaptive.net_limit() != limit:
+            self._handle([], now, force_report=True)
 
     def _mark(self, now: int) -> list[Output]:
         if self._last_mark is None or self.daily is None:
@@ -249,6 +259,14 @@ class RiskActor(EngineActor):
     def _publish_report(self, now: int) -> None:
         r = self.core.report(now)
         changed = self.last_report is None or _significant(self.last_report) != _significant(r)
+        before = self.last_report.adaptation if self.last_report is not None else None
+        if r.adaptation is not None and (before is None or before.causes != r.adaptation.causes):
+            a = r.adaptation
+            logger.info("{} adaptive net limit {} ({:.0%} of max_inventory): {}", self.ctx.symbol, a.net_limit,
+                        a.factor, ", ".join(a.causes) or "recovering / normal")
+            if before is not None:
+                self._record("adaptive_limit", "P2", {"net_limit": str(a.net_limit), "factor": round(a.factor, 4),
+                                                      "causes": list(a.causes)})
         self.last_report = r
         self.ctx.peers.tell("oms", r)
         self.ctx.peers.tell("strategy", r)
@@ -256,6 +274,8 @@ class RiskActor(EngineActor):
         if m is not None:
             m.set_trading_state(r.trading_state.value)
             m.set_daily_pnl(r.daily_pnl)
+            if r.adaptation is not None:
+                m.set_adaptive_netmax(r.adaptation.net_limit)
         self.ctx.notice(r)  # the P1 daily-loss warning
         if changed:
             logger.debug("{} risk state: {}", self.ctx.symbol, r)

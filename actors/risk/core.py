@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+import msgspec
+
 from actors.book.view import MarketView
 from actors.gateway.events import StreamEvent
 from actors.instrument import Instrument
+from actors.risk.adaptive import AdaptiveLimit
 from actors.risk.checks import Decision, Exposure, OrderIntent, pre_trade
 from actors.risk.messages import (
     CommandRefused,
@@ -39,6 +42,7 @@ class RiskCore:
         self.limits = Limits.from_params(params, instrument)
         self.monitor = RiskMonitor(symbol, params, instrument)
         self.plan = PanicPlan(symbol, params, instrument, self.limits)
+        self.adaptive = AdaptiveLimit(params, instrument)
 
     def set_params(self, params: RiskParams) -> None:
         """A hot reload: new limits and thresholds from the next input on; the trading state, the windows and
@@ -49,6 +53,7 @@ class RiskCore:
         self.monitor._tolerance_lots = self.instrument.lots_floor(params.mismatch_tolerance)
         self.plan.params = params
         self.plan.max_order_lots = self.limits.max_order_lots
+        self.adaptive.set_params(params)
 
     # ------------------------------------------------------------------ the pre-trade check (the OMS asks)
     def check(self, order: OrderIntent, exposure: Exposure, ref_mid_x2_ticks: int | None = None) -> Decision:
@@ -58,6 +63,8 @@ class RiskCore:
     # ------------------------------------------------------------------ inputs
     def on_market(self, view: MarketView, now_ns: int) -> list[Output]:
         self.plan.on_market(view)
+        if view.signals is not None:
+            self.adaptive.on_signals(view.signals, now_ns)
         return self._route(self.monitor.on_market(view, now_ns), now_ns)
 
     def on_stream_event(self, ev: StreamEvent) -> list[Output]:
@@ -69,10 +76,15 @@ class RiskCore:
     def on_pnl(self, daily_pnl: Decimal, now_ns: int) -> list[Output]:
         return self._route(self.monitor.on_pnl(daily_pnl, now_ns), now_ns)
 
+    def on_adverse_selection(self, rate: float, fills: int, now_ns: int) -> None:
+        """The analyzer's share of fills marked out against us (it shrinks the adaptive net limit)."""
+        self.adaptive.on_adverse_selection(rate, fills, now_ns)
+
     def on_reconcile(self, local_lots: int, exchange_lots: int, now_ns: int) -> list[Output]:
         return self._route(self.monitor.on_reconcile(local_lots, exchange_lots, now_ns), now_ns)
 
     def tick(self, now_ns: int) -> list[Output]:
+        self.adaptive.step(now_ns)
         out = self._route(self.monitor.tick(now_ns), now_ns)
         return out + self._plan(self.plan.tick(now_ns))
 
@@ -108,7 +120,7 @@ class RiskCore:
 
     # ------------------------------------------------------------------ reads
     def report(self, now_ns: int) -> RiskState:
-        return self.monitor.report(now_ns)
+        return msgspec.structs.replace(self.monitor.report(now_ns), adaptation=self.adaptive.report(now_ns))
 
     def next_deadline_ns(self) -> int | None:
         t = [x for x in (self.monitor.next_deadline_ns(), self.plan.next_deadline_ns()) if x is not None]

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 import msgspec
 
+from actors.risk.adaptation import Adaptation
+
 
 class TradingState(StrEnum):
     """After nautilus_trader's ``TradingState``: what new orders are allowed (cancels always are)."""
@@ -216,6 +218,7 @@ class RiskState(msgspec.Struct, frozen=True):
     panic_active: bool
     seq: int  # increases with every event and state change, so a reader can drop an out-of-order report
     at_ns: int
+    adaptation: Adaptation | None = None  # the adaptive net limit now (actors/risk/adaptive.py); None: off
 
 
 RiskCommand = Panicstop | Resume | Halt | ReduceOnly

@@ -46,6 +46,16 @@ class RiskParams:
     panic_confirm_deadline_s: float = num(30.0, 1.0, 3600.0)  # after this: P0 alert, keep retrying slower
     panic_poll_interval_ms: int = num(1000, 50, 60_000)
     panic_reply_timeout_ms: int = num(5000, 100, 60_000)
+    # --- adaptive net limit (actors/risk/adaptive.py): max_inventory × the product of the causes in force
+    adaptive: bool = True  # false: the net limit stays max_inventory whatever the market does
+    adapt_high_vol: float = num(0.5, 0, 1, lo_open=True)  # × this in the HighVol regime
+    adapt_trend: float = num(0.75, 0, 1, lo_open=True)  # × this in TrendUp / TrendDown
+    adapt_toxic: float = num(0.5, 0, 1, lo_open=True)  # × this while the flow is toxic (VPIN)
+    adapt_adverse: float = num(0.6, 0, 1, lo_open=True)  # × this while adverse selection is high
+    adverse_rate_limit: float = num(0.65, 0, 1, lo_open=True)  # share of fills marked out negative: "high"
+    adverse_min_fills: int = num(20, 1, 100_000)  # markouts needed before the rate is trusted
+    adapt_min_factor: float = num(0.2, 0, 1, lo_open=True)  # the limit never shrinks below this share
+    adapt_recover_s: float = num(120.0, 1.0, 86_400.0)  # from the floor back to 1.0 this long once clear
 
     def __post_init__(self) -> None:
         if self.error_rate_halt <= self.error_rate_reduce:

@@ -153,10 +153,24 @@ def _v3_oms_journal(db: sqlite_utils.Database) -> None:
     }, pk="key", not_null=("venue", "symbol", "updated_ns"))
 
 
+def _v4_markouts(db: sqlite_utils.Database) -> None:
+    """The strategy brain's post-trade record: for every fill and horizon, where the mid went (markout), with
+    the side and the market regime at the fill, so adverse selection can be read per side and per regime."""
+    _table(db, "markouts", {
+        "id": int, "venue": str, "symbol": str, "trade_id": int, "horizon_ms": int, "side": str, "regime": str,
+        "maker": int, "price": str, "qty": str, "fill_ns": int, "fill_at": str, "mid": str, "bps": float,
+        "run_id": str,
+    }, pk="id", not_null=("venue", "symbol", "trade_id", "horizon_ms", "side", "regime", "maker", "price", "qty",
+                          "fill_ns", "fill_at", "mid", "bps"))
+    db["markouts"].create_index(["venue", "symbol", "trade_id", "horizon_ms"], unique=True, index_name="markouts_key")
+    db["markouts"].create_index(["fill_ns"], index_name="markouts_time")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, orders, order events, fills, pnl snapshots, inventory, risk events, audit", _v1_core),
     Migration(2, "config versions, income (funding)", _v2_config_and_income),
     Migration(3, "the OMS journal: its orders and position as it holds them", _v3_oms_journal),
+    Migration(4, "markouts per fill and horizon, with side and regime", _v4_markouts),
 )
 LATEST = MIGRATIONS[-1].version
 

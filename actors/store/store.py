@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from actors.clock import Clock, WallClock
@@ -50,6 +50,22 @@ from actors.store.models import (
     columns,
     from_row,
 )
+
+
+class MarkoutLike(Protocol):
+    """What ``record_markouts`` reads (``actors.analyzer.markout.Markout``): the store imports no actor."""
+
+    trade_id: int
+    horizon_ms: int
+    side: Side
+    regime: str
+    maker: bool
+    price: Decimal
+    qty: Decimal
+    fill_ns: int
+    mid: Decimal
+    bps: float
+
 
 R = TypeVar("R")
 
@@ -497,6 +513,31 @@ class Store:
             (venue, symbol, now, iso_ns(now), dec(position), dec_opt(entry_price), dec_opt(mark_price),
              dec(realized_pnl), dec(unrealized_pnl), dec(fees), dec(funding), dec(net), dec_opt(equity), run_id))
         return cur.rowcount == 1
+
+    def record_markouts(self, venue: str, symbol: str, rows: Iterable[MarkoutLike], run_id: str | None = None) -> int:
+        """Markouts of fills (one row per fill and horizon, idempotent: a markout seen again is ignored);
+        returns how many were new. One transaction for the batch."""
+        data = [(venue, symbol, m.trade_id, m.horizon_ms, str(m.side), m.regime, int(m.maker), dec(m.price),
+                 dec(m.qty), m.fill_ns, iso_ns(m.fill_ns), dec(m.mid), float(m.bps), run_id) for m in rows]
+        if not data:
+            return 0
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO markouts (venue, symbol, trade_id, horizon_ms, side, regime, maker, price, "
+                "qty, fill_ns, fill_at, mid, bps, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
+            return conn.total_changes - before
+
+    def markouts(self, *, symbol: str | None = None, horizon_ms: int | None = None,
+                 since_ns: int | None = None) -> list[dict[str, Any]]:
+        """Stored markouts, oldest first (for reports and the post-trade study)."""
+        where, args = [], []
+        for clause, value in (("symbol = ?", symbol), ("horizon_ms = ?", horizon_ms), ("fill_ns >= ?", since_ns)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = "SELECT * FROM markouts" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY fill_ns, id"
+        return [dict(r) for r in self._conn.execute(sql, args).fetchall()]
 
     def record_inventory(self, venue: str, symbol: str, *, position: Num, open_buy_qty: Num = 0,
                          open_sell_qty: Num = 0, entry_price: Num | None = None, source: str = "",

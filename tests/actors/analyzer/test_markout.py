@@ -104,3 +104,39 @@ def test_fill_stats() -> None:
     assert r.fill_ratio == pytest.approx(2 / 6) and r.maker_ratio == pytest.approx(2 / 3)
     assert r.maker_volume_ratio == pytest.approx(0.5) and r.volume == D("0.04") and r.turnover == D("100.02")
     assert r.cancels_per_fill == pytest.approx(1 / 3)
+
+
+def test_markouts_per_side_and_regime() -> None:
+    m = MarkoutTracker(horizons_ms=(1000,), adverse_horizon_ms=1000)
+    m.on_mid(D("100.00"), T0)
+    m.on_fill(1, Side.BUY, D("99.99"), D("1"), True, T0, "Calm")  # mid 100.02 after 1 s: +3.0003 bps
+    m.on_fill(2, Side.SELL, D("100.01"), D("1"), True, T0, "HighVol")  # sold under the later mid: -0.9999 bps
+    m.on_fill(3, Side.BUY, D("100.03"), D("1"), True, T0, "HighVol")  # bought over it: -0.9997 bps
+    out = m.on_mid(D("100.02"), T0 + 1 * S)
+    assert {o.trade_id: o.regime for o in out} == {1: "Calm", 2: "HighVol", 3: "HighVol"}
+    s = m.summary(T0 + 1 * S)
+    g = {(x.group, x.key): (x.count, round(x.mean_bps, 4), x.adverse_rate) for x in s.groups}
+    assert g == {
+        ("side", "BUY"): (2, round((3.0003 - 0.9997) / 2, 4), 0.5),
+        ("side", "SELL"): (1, -0.9999, 1.0),
+        ("regime", "Calm"): (1, 3.0003, 0.0),
+        ("regime", "HighVol"): (2, round((-0.9999 - 0.9997) / 2, 4), 1.0),
+    }
+    assert s.adverse_selection_rate == pytest.approx(2 / 3) and s.adverse_fills == 3
+
+
+def test_markouts_are_stored_once(tmp_path) -> None:
+    from actors.store.store import Store
+
+    m = MarkoutTracker(horizons_ms=(1000, 5000), adverse_horizon_ms=1000)
+    m.on_mid(D("100.00"), T0)
+    m.on_fill(7, Side.BUY, D("99.99"), D("0.5"), False, T0, "TrendUp")
+    out = m.on_mid(D("100.01"), T0 + 6 * S)
+    with Store.open(tmp_path / "mm.db") as st:
+        st.start_run("r1", symbols=["ETHUSDC"], pid=1, host="h", code_version="x", at_ns=T0)
+        assert st.record_markouts("sim", "ETHUSDC", out, run_id="r1") == 2
+        assert st.record_markouts("sim", "ETHUSDC", out, run_id="r1") == 0  # idempotent
+        rows = st.markouts(symbol="ETHUSDC")
+    assert [(r["trade_id"], r["horizon_ms"], r["side"], r["regime"], r["maker"], r["mid"]) for r in rows] == [
+        (7, 1000, "BUY", "TrendUp", 0, "100.00"), (7, 5000, "BUY", "TrendUp", 0, "100.00")]
+    assert rows[0]["bps"] == pytest.approx(1.0001, abs=1e-4)

@@ -24,11 +24,11 @@ def raw(path: Path) -> sqlite3.Connection:
 
 def test_new_database_is_created_at_the_latest_version_in_wal(tmp_path: Path) -> None:
     with Store.open(tmp_path / "sub" / "mm.db") as store:
-        assert store.schema_version == schema.LATEST == 3
+        assert store.schema_version == schema.LATEST == 4
     db = sqlite_utils.Database(tmp_path / "sub" / "mm.db")
-    assert set(db.table_names()) == V1_TABLES | {"config_versions", "income", "oms_orders", "oms_state"}
+    assert set(db.table_names()) == V1_TABLES | {"config_versions", "income", "oms_orders", "oms_state", "markouts"}
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")] == [1, 2, 3]
+    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")] == [1, 2, 3, 4]
     # every table is STRICT, money is TEXT
     for name in db.table_names():
         assert db[name].strict, name
@@ -63,13 +63,13 @@ def test_migration_from_v1_keeps_the_data_and_adds_the_new_tables(tmp_path: Path
         assert ro.schema_version == 1 and ro.config_versions() == [] and ro.income() == []
 
     with Store.open(path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
         assert [r.run_id for r in store.runs()] == ["old"]
         assert store.last_trade_id("binance-usdm", "ETHUSDC") == 7
         assert store.record_config_version(1, {"a": [1, 2]}, "test")
         assert not store.record_fill(fill(7, 1, "", Side.BUY, "2500.00", "0.010", "0.005", "USDC", True, "0",
                                           DAY1_NS))
-        assert [r[0] for r in store.query("SELECT version FROM schema_migrations ORDER BY version")] == [1, 2, 3]
+        assert [r[0] for r in store.query("SELECT version FROM schema_migrations ORDER BY version")] == [1, 2, 3, 4]
 
 
 def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     Store.open(path).close()
     Store.open(path).close()
     conn = raw(path)
-    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3
+    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 4
 
 
 def test_a_failing_migration_leaves_the_database_untouched(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_many_threads_opening_a_new_file_at_once_migrate_it_once(tmp_path: Path)
     assert errors == []
     with Store.open_readonly(path) as ro:
         assert ro.count("runs") == 6
-        assert [r[0] for r in ro.query("SELECT version FROM schema_migrations")] == [1, 2, 3]
+        assert [r[0] for r in ro.query("SELECT version FROM schema_migrations")] == [1, 2, 3, 4]
 
 
 def test_decimal_columns_round_trip_exactly(tmp_path: Path) -> None:
