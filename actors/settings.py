@@ -19,13 +19,20 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from actors.book.signal_params import SignalParams
 from actors.fields import num
 from actors.metrics.settings import MetricsSettings
 from actors.notifier.settings import AlertSettings
 from actors.risk.params import RiskParams
 from actors.store.reports import ReportSettings
+from actors.strategy.asmm_params import AsmmParams
 from actors.strategy.params import FixedSpreadParams
 from actors.supervisor.sdnotify import SystemdSettings
+
+StrategyParams = FixedSpreadParams | AsmmParams
+# ``[strategy] type`` → its parameters (phase 1's fixed spread, or the Avellaneda–Stoikov market maker)
+STRATEGY_TYPES: dict[str, type[FixedSpreadParams] | type[AsmmParams]] = {
+    "fixed_spread": FixedSpreadParams, "asmm": AsmmParams}
 
 
 class SettingsError(ValueError):
@@ -158,7 +165,10 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     risk: RiskParams = field(default_factory=RiskParams)
-    strategy: FixedSpreadParams = field(default_factory=FixedSpreadParams)
+    strategy: StrategyParams = field(default_factory=FixedSpreadParams)
+    # per-symbol overrides of [strategy]: [strategy_symbols.BTCUSDC] (its own type, or the base's keys + these)
+    strategy_symbols: dict[str, StrategyParams] = field(default_factory=dict)
+    signals: SignalParams = field(default_factory=SignalParams)
     oms: OmsSettings = field(default_factory=OmsSettings)
     fees: FeeSettings = field(default_factory=FeeSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -166,6 +176,10 @@ class Settings:
     systemd: SystemdSettings = field(default_factory=SystemdSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     source: str = "<defaults>"
+
+    def strategy_for(self, symbol: str) -> StrategyParams:
+        """The strategy parameters of one symbol: its [strategy_symbols.X] table, else [strategy]."""
+        return self.strategy_symbols.get(symbol, self.strategy)
 
     @property
     def embedded_exchange(self) -> bool:
@@ -179,6 +193,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("log", "level"): ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"),
     ("oms", "orphans"): ("cancel", "adopt"),
     ("risk", "mismatch_action"): ("reducing", "halted"),
+    ("strategy", "type"): tuple(STRATEGY_TYPES),
+    ("strategy_symbols", "type"): tuple(STRATEGY_TYPES),
 }
 
 
@@ -200,8 +216,21 @@ def load_settings(path: str | Path | None) -> Settings:
 
 
 def parse_settings(raw: dict[str, Any], source: str = "settings.toml") -> Settings:
-    s = _build(Settings, {k: v for k, v in raw.items()}, source, "", skip={"source"})
-    s = dataclasses.replace(s, source=source)
+    rest = {k: v for k, v in raw.items() if k not in ("strategy", "strategy_symbols")}
+    s = _build(Settings, rest, source, "", skip={"source", "strategy", "strategy_symbols"})
+    base_raw = raw.get("strategy", {})
+    strategy = _strategy(base_raw, source, "strategy")
+    overrides = raw.get("strategy_symbols", {})
+    if not isinstance(overrides, dict):
+        raise SettingsError(f"{source}: [strategy_symbols]: must be a table of symbols, got {overrides!r}")
+    per_symbol: dict[str, StrategyParams] = {}
+    for sym, over in overrides.items():
+        if not isinstance(over, dict):
+            raise SettingsError(f"{source}: [strategy_symbols.{sym}]: must be a table, got {over!r}")
+        same_type = over.get("type", _type_of(base_raw)) == _type_of(base_raw)
+        merged = {**base_raw, **over} if same_type else dict(over)
+        per_symbol[sym] = _strategy(merged, source, f"strategy_symbols.{sym}")
+    s = dataclasses.replace(s, source=source, strategy=strategy, strategy_symbols=per_symbol)
     _cross_checks(s, source)
     return s
 
@@ -231,6 +260,23 @@ def _build(cls: type, raw: Any, source: str, where: str, skip: frozenset[str] | 
     except ValueError as exc:  # a rule across several keys (the class's own check)
         msg = str(exc)
         raise SettingsError(f"{source}: {msg if msg.startswith('[') else f'[{where}]: {msg}'}") from None
+
+
+def _type_of(raw: Any) -> Any:
+    return raw.get("type", "fixed_spread") if isinstance(raw, dict) else None
+
+
+def _strategy(raw: Any, source: str, where: str) -> StrategyParams:
+    """A strategy table, built as the parameters its ``type`` names (unknown keys name the type's own)."""
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{source}: [{where}]: must be a table, got {type(raw).__name__}")
+    typ = _type_of(raw)
+    if typ not in STRATEGY_TYPES:
+        raise SettingsError(f"{source}: [{where}] type: must be one of {', '.join(STRATEGY_TYPES)}, got {typ!r}")
+    cls = STRATEGY_TYPES[typ]
+    if "type" not in {f.name for f in dataclasses.fields(cls)}:
+        raw = {k: v for k, v in raw.items() if k != "type"}
+    return _build(cls, raw, source, where)
 
 
 def _where(table: str, key: str) -> str:
@@ -311,6 +357,13 @@ def _cross_checks(s: Settings, source: str) -> None:
         raise SettingsError(f"{source}: [systemd] proof_max_age_s: must exceed [supervision] heartbeat_s + "
                             f"heartbeat_timeout_s ({sv.heartbeat_s + sv.heartbeat_timeout_s:g}), or a healthy tree "
                             "would hold back the watchdog")
+    for where, sp in (("strategy", s.strategy), *((f"strategy_symbols.{k}", v) for k, v in s.strategy_symbols.items())):
+        if isinstance(sp, AsmmParams) and sp.inv_hard_limit > s.risk.max_inventory:
+            raise SettingsError(f"{source}: [{where}] inv_hard_limit: must not exceed [risk] max_inventory "
+                                f"({s.risk.max_inventory}): the strategy would plan quotes risk refuses")
+        if sp.base_size > s.risk.max_order_qty:
+            raise SettingsError(f"{source}: [{where}] base_size: must not exceed [risk] max_order_qty "
+                                f"({s.risk.max_order_qty})")
     if s.simex.feed and not Path(s.simex.feed).is_file():
         raise SettingsError(f"{source}: [simex] feed: no such file {s.simex.feed!r}")
 

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import types
 import typing
 from dataclasses import is_dataclass
 from pathlib import Path
@@ -299,18 +300,30 @@ def _keys(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _table_keys(tp: Any) -> dict[str, Any] | None:
+    """A table's keys; a table that is one of several parameter classes ([strategy] by its ``type``) has the
+    keys of all of them. None: not a table."""
+    members = typing.get_args(tp) if isinstance(tp, types.UnionType) else (tp,)
+    if not members or not all(is_dataclass(m) for m in members):
+        return None
+    out: dict[str, Any] = {}
+    for m in members:
+        out.update(_keys(m))
+    return out
+
+
 def test_every_settings_key_named_exists(doc: str) -> None:
     prose, _ = split_code(doc)
-    tables = {k: tp for k, tp in _keys(Settings).items() if is_dataclass(tp)}
+    tables = {k: keys for k, tp in _keys(Settings).items() if (keys := _table_keys(tp)) is not None}
     bad = []
     named = 0
     for span in _INLINE_CODE.findall(prose):
         for table, key in _SETTING.findall(span):
             named += 1
             top, _, sub = table.partition(".")  # [log.modules]: a key of [log] that is a table itself
-            if top not in tables or (sub and sub not in _keys(tables[top])):
+            if top not in tables or (sub and sub not in tables[top]):
                 bad.append(f"[{table}]")
-            elif key and not sub and key not in _keys(tables[top]):
+            elif key and not sub and key not in tables[top]:
                 bad.append(f"[{table}] {key}")
     assert named >= 20, f"only {named} settings named: the pattern no longer matches the doc"
     assert not bad, f"settings the doc names that do not exist: {bad}"

@@ -33,11 +33,10 @@ from typing import Any
 
 REDACTED = "<redacted>"
 
-HOT_TABLES: frozenset[str] = frozenset({"strategy", "risk", "oms", "fees"})
+HOT_TABLES: frozenset[str] = frozenset({"strategy", "strategy_symbols", "signals", "risk", "oms", "fees"})
 
 RESTART_KEYS: Mapping[str, str] = MappingProxyType({
     "oms.tick_s": "the OMS timer is armed when the actor starts; needs a restart",
-    "strategy.quote_interval_ms": "the requote timer is armed when the actor starts; needs a restart",
 })
 
 Change = tuple[str | None, str | None]

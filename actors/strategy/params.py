@@ -17,6 +17,7 @@ from actors.fields import num  # a dataclasses.field with bounds (RUF009 cannot 
 
 @dataclass(frozen=True)
 class FixedSpreadParams:
+    type: str = "fixed_spread"  # [strategy] type: which strategy (actors/settings.py STRATEGY_TYPES)
     quote_interval_ms: int = num(1000, 50, 60_000)  # least time between targets that only move prices
     refresh_tolerance_bps: float = num(2.0, 0)  # a price that moved less than this is not re-quoted
     min_spread_bps: float = num(10.0, 0, lo_open=True)  # bid-to-ask width around mid (phase 1: the spread)
@@ -28,6 +29,8 @@ class FixedSpreadParams:
     stale_after_ms: int = num(1500, 50, 60_000)  # a book older than this is not quoted on
 
     def __post_init__(self) -> None:
+        if self.type != "fixed_spread":
+            raise ValueError(f"[strategy] type: {self.type!r} is not the fixed spread's parameters")
         if self.levels > 1 and self.level_spacing_bps <= 0:
             raise ValueError("[strategy] level_spacing_bps: must be > 0 when levels > 1")
 

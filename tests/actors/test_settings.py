@@ -58,3 +58,34 @@ def test_credentials_from_env_or_key_file_never_printed(tmp_path: Path) -> None:
     s2 = parse_settings({"exchange": {"rest_url": "http://h", "ws_url": "ws://h", "key_file": str(kf)}})
     assert credentials(s2, env={}).api_secret == "s-file"
     assert credentials(parse_settings({}), env={}).api_key == "simkey"  # the simulator's demo pair
+
+
+def test_strategy_type_selects_its_parameters_per_symbol() -> None:
+    from actors.strategy.asmm_params import AsmmParams
+    from actors.strategy.params import FixedSpreadParams
+
+    s = parse_settings({"strategy": {"type": "asmm", "max_levels": 2, "gamma": 0.2},
+                        "strategy_symbols": {"BTCUSDC": {"type": "fixed_spread", "levels": 2},
+                                             "SOLUSDC": {"max_levels": 4}}})
+    eth, btc, sol = s.strategy_for("ETHUSDC"), s.strategy_for("BTCUSDC"), s.strategy_for("SOLUSDC")
+    assert isinstance(eth, AsmmParams) and eth.max_levels == 2
+    assert isinstance(btc, FixedSpreadParams) and btc.levels == 2  # its own type: the base's keys do not apply
+    assert isinstance(sol, AsmmParams) and sol.max_levels == 4 and sol.gamma == 0.2  # same type: base + override
+    assert isinstance(parse_settings({}).strategy_for("ETHUSDC"), FixedSpreadParams)  # phase 1 stays the default
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"strategy": {"type": "avellaneda"}}, "[strategy] type: must be one of fixed_spread, asmm, got 'avellaneda'"),
+    ({"strategy": {"type": "asmm", "levels": 2}}, "[strategy] levels: unknown key (did you mean 'max_levels'?)"),
+    ({"strategy_symbols": {"BTCUSDC": {"max_levels": 2}}},
+     "[strategy_symbols.BTCUSDC] max_levels: unknown key (did you mean 'levels'?)"),
+    ({"strategy_symbols": {"BTCUSDC": 3}}, "[strategy_symbols.BTCUSDC]: must be a table"),
+    ({"signals": {"vpin_bucketz": 3}}, "[signals] vpin_bucketz: unknown key"),
+    ({"strategy": {"type": "asmm", "inv_hard_limit": "0.5", "reduce_only_threshold": "0.4"}},
+     "[strategy] inv_hard_limit: must not exceed [risk] max_inventory (0.1)"),
+    ({"strategy": {"base_size": "0.2"}}, "[strategy] base_size: must not exceed [risk] max_order_qty (0.05)"),
+])
+def test_strategy_and_signals_mistakes_name_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(SettingsError, match=None) as e:
+        parse_settings(raw)
+    assert message in str(e.value)

@@ -49,7 +49,10 @@ def test_settings(tmp: Path, **tables: dict[str, Any]) -> Settings:
         "supervision": {"heartbeat_s": 0.5, "heartbeat_timeout_s": 2.0},
     }
     for name, values in tables.items():
-        raw.setdefault(name, {}).update(values)
+        if name == "strategy" and values.get("type", "fixed_spread") != "fixed_spread":
+            raw[name] = dict(values)  # another strategy's table: the phase-1 keys above are not its keys
+        else:
+            raw.setdefault(name, {}).update(values)
     return parse_settings(raw, "test-settings")
 
 

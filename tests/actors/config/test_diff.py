@@ -77,10 +77,11 @@ def test_keys_named_like_secrets_urls_or_keys_are_redacted_on_both_sides() -> No
     assert d2 == {"alerts.ws_down_alert_s": ("30.0", "5.0"), "exchange.recv_window_ms": ("5000", "9000")}
 
 
-def test_only_strategy_risk_oms_and_fees_hot_reload_the_rest_is_refused_by_name() -> None:
-    assert frozenset({"strategy", "risk", "oms", "fees"}) == HOT_TABLES
-    hot = parse_settings({"strategy": {"min_spread_bps": 20}, "risk": {"max_inventory": "0.2"},
-                          "oms": {"places_per_s": 3}, "fees": {"maker": "0.0001"}})
+def test_only_strategy_signals_risk_oms_and_fees_hot_reload_the_rest_is_refused_by_name() -> None:
+    assert frozenset({"strategy", "strategy_symbols", "signals", "risk", "oms", "fees"}) == HOT_TABLES
+    hot = parse_settings({"strategy": {"min_spread_bps": 20, "quote_interval_ms": 300},
+                          "strategy_symbols": {"BTCUSDC": {"type": "asmm"}}, "signals": {},
+                          "risk": {"max_inventory": "0.2"}, "oms": {"places_per_s": 3}, "fees": {"maker": "0.0001"}})
     assert refused(settings_diff(Settings(), hot)) == {}
     cold = parse_settings({"strategy": {"min_spread_bps": 20}, "exchange": {"recv_window_ms": 6000},
                            "alerts": {"reject_spike_count": 5}, "log": {"modules": {"pykka": "DEBUG"}},
