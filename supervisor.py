@@ -70,6 +70,12 @@ def print_summary(summary: dict, as_json: bool) -> None:
         print(f"{sym}: {s['open_orders']} open orders, position {s['position']}, {s.get('fills_this_run', 0)} fills "
               f"this run ({s.get('fills_total', 0)} in all), realized {s.get('realized_pnl', '?')}, fees "
               f"{s.get('fees', '?')}, net {s.get('net_pnl', '?')}, unrealized {s['unrealized_pnl']}", flush=True)
+        mk = s.get("markouts_this_run") or {}
+        if s.get("fills_this_run"):
+            marks = ", ".join(f"{h} {m['mean_bps']:+.2f} bps ({m['adverse_rate']:.0%} adverse, {m['fills']})"
+                              for h, m in mk.items()) or "none resolved yet"
+            print(f"{sym}: max |position| this run {s.get('max_abs_position_this_run', '?')}; markouts {marks}",
+                  flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -332,7 +332,9 @@ def test_every_settings_key_named_exists(doc: str) -> None:
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        other_type = isinstance(v, dict) and "type" in v and v["type"] != (out.get(k) or {}).get("type")
+        # a table of another type (a [strategy] of type = "fixed_spread" over the shipped asmm) replaces it
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) and not other_type else v
     return out
 
 

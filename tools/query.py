@@ -42,6 +42,7 @@ from actors.store.reports import (
     config_changes,
     flatten_config,
     inventory_by,
+    markout_stats,
     order_history,
     pnl_by,
     summary,
@@ -298,6 +299,12 @@ def cmd_inventory(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_markouts(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    rows = markout_stats(store, symbol=args.symbol, since_ns=_since_ns(args.since), by=args.by.split(","))
+    emit_rows(args, out, rows[-args.limit:] if args.limit else rows, "markouts")
+    return 0
+
+
 COMMANDS: dict[str, tuple[Callable[[Store, argparse.Namespace, TextIO], int], str]] = {
     "summary": (cmd_summary, "counts, position, realized PnL, fees, funding; overall and per symbol"),
     "orders": (cmd_orders, "orders, or one order (--id) with its event history and fills"),
@@ -308,6 +315,7 @@ COMMANDS: dict[str, tuple[Callable[[Store, argparse.Namespace, TextIO], int], st
     "runs": (cmd_runs, "engine runs (a run without an end crashed)"),
     "config": (cmd_config, "configuration versions: one row per changed key, or one version (--version)"),
     "inventory": (cmd_inventory, "position and resting quantity over time, with the worst cases (--by: per bucket)"),
+    "markouts": (cmd_markouts, "markouts per horizon (1 s, 5 s, 30 s): overall, per side and per regime"),
 }
 
 
@@ -342,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--by", choices=tuple(PERIODS), default="day", help="bucket (UTC)")
         if name == "inventory":
             p.add_argument("--by", choices=tuple(PERIODS), help="per UTC day or hour: first, last, min, max, worst")
+        if name == "markouts":
+            p.add_argument("--by", default="side,regime", help="groups besides the whole: side, regime, maker")
         if name == "config":
             p.add_argument("--version", type=int, help="one version: its changes and its whole configuration")
     return ap

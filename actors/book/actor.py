@@ -1,13 +1,16 @@
 """The book actor: keeps the symbol's local book in step and publishes what the market looks like.
 
 Diffs arrive straight from the gateway's socket thread. Each applied diff publishes a ``MarketView`` to the
-strategy, risk and analyzer. A gap, a reconnect, a stall or a disagreement with the exchange's bookTicker
-makes the book untrusted: a stale view is published at once (the strategy pulls its quotes) and a snapshot
-is fetched through the gateway, retried on a timer until one bridges the buffered diffs.
+strategy, risk and analyzer, carrying the market signals (volatility, regime, VPIN, trade intensity) that the
+pure ``SignalEngine`` folds in from every book change and public trade. A gap, a reconnect, a stall or a
+disagreement with the exchange's bookTicker makes the book untrusted: a stale view is published at once (the
+strategy pulls its quotes) and a snapshot is fetched through the gateway, retried on a timer until one bridges
+the buffered diffs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -15,8 +18,10 @@ from loguru import logger
 
 from actors.base import EngineActor, handles
 from actors.book.book import OrderBook
+from actors.book.signal_engine import SignalEngine
 from actors.book.sync import Applied, BookSync, Gap, Resynced, SeqRule, SyncState
 from actors.book.view import MarketView, market_view
+from actors.config.messages import SettingsChanged
 from actors.context import SymbolContext
 from actors.gateway.commands import FetchSnapshot, ReportStreamState, SnapshotFailed
 from actors.gateway.events import (
@@ -57,8 +62,13 @@ class BookActor(EngineActor):
         self.view: MarketView | None = None
         self._watched: MarketView | None = None  # the last view risk and the analyzer were sent
         self.last_trade: Trade | None = None
+        self.signals = self._signal_engine(ctx.settings.signals)
         self.ticker_checks = 0
         self.ticker_mismatches = 0
+
+    def _signal_engine(self, params: Any) -> SignalEngine:
+        ins = self.ctx.instrument
+        return SignalEngine(params, ins.tick_size, ins.step_size)
 
     def on_start(self) -> None:
         # Snapshot only once the socket streams: one taken before it would predate the first diff (a gap). If
@@ -125,6 +135,20 @@ class BookActor(EngineActor):
     @handles(Trade)
     def _trade(self, t: Trade) -> None:
         self.last_trade = t
+        try:
+            price, qty = float(t.price), float(t.qty)
+        except ValueError:
+            logger.warning("{} unusable trade print {}: ignored", self.ctx.symbol, t.trade_id)
+            return
+        self.signals.on_trade(price, qty, t.buyer_is_maker, t.recv_ns)
+
+    @handles(SettingsChanged)
+    def _settings(self, m: SettingsChanged) -> None:
+        """New [signals] parameters: a fresh engine (its windows warm up again; quoting falls back to the
+        strategy's defaults meanwhile)."""
+        if m.settings.signals != self.ctx.settings.signals:
+            self.signals = self._signal_engine(m.settings.signals)
+        self.ctx = dataclasses.replace(self.ctx, settings=m.settings)
 
     @handles(StreamConnected, StreamDisconnected, StreamStalled)
     def _stream(self, ev: Any) -> None:
@@ -133,9 +157,13 @@ class BookActor(EngineActor):
         self._untrusted(fetch=isinstance(ev, StreamConnected))
 
     def describe(self) -> dict[str, Any]:
+        sig = self.view.signals if self.view is not None else None
         return {"name": self.name, "state": str(self.sync.state), "last_id": self.sync.last_id,
                 "gaps": self.sync.gaps, "resyncs": self.sync.resyncs, "ticker_checks": self.ticker_checks,
-                "ticker_mismatches": self.ticker_mismatches, "mid": str(self.view.mid) if self.view else None}
+                "ticker_mismatches": self.ticker_mismatches, "mid": str(self.view.mid) if self.view else None,
+                "signals": {"sigma_bps": sig.sigma_bps, "regime": sig.regime.label, "vpin": sig.vpin,
+                            "toxic": sig.toxic, "intensity_a": sig.intensity_a, "intensity_k": sig.intensity_k}
+                if sig is not None else None}
 
     # ------------------------------------------------------------------ helpers
     def _untrusted(self, fetch: bool = True) -> None:
@@ -159,6 +187,9 @@ class BookActor(EngineActor):
                            self._stale_ns)
         if view is None:
             return
+        sig = self.signals
+        sig.on_view(view)
+        view = msgspec.structs.replace(view, signals=sig.snapshot(view.last_update_ns))
         self.view = view
         peers = self.ctx.peers
         peers.tell("strategy", view)

@@ -211,8 +211,11 @@ class RiskActor(EngineActor):
 
     def describe(self) -> dict[str, Any]:
         r = self.core.report(self._now())
+        a = r.adaptation
         return {"name": self.name, "trading_state": str(r.trading_state), "quotes_allowed": r.quotes_allowed,
-                "causes": list(r.causes), "panic_active": r.panic_active, "daily_pnl": str(r.daily_pnl)}
+                "causes": list(r.causes), "panic_active": r.panic_active, "daily_pnl": str(r.daily_pnl),
+                "net_limit": str(a.net_limit) if a else None, "adapt_factor": a.factor if a else None,
+                "adapt_causes": list(a.causes) if a else []}
 
     # ------------------------------------------------------------------ outputs
     def _handle(self, outs: list[Output], now: int, force_report: bool = False) -> None:

@@ -287,6 +287,28 @@ def inventory_by(store: Store, period: str, *, symbol: str | None = None, since_
     return rows[-limit:] if limit else rows
 
 
+def markout_stats(store: Store, *, symbol: str | None = None, since_ns: int | None = None,
+                  by: Sequence[str] = ("side", "regime")) -> list[dict[str, Any]]:
+    """Markouts per horizon, overall and grouped by each of ``by`` (side, regime, maker): fills, mean and
+    quantity-weighted bps (positive: good for us) and the adverse-selection rate (share below zero)."""
+    cols = {"side", "regime", "maker"}
+    if not set(by) <= cols:
+        raise ValueError(f"group by {', '.join(sorted(cols))}")
+    where = _w("symbol = ?" if symbol else "", "fill_ns >= ?" if since_ns is not None else "")
+    args = [*([symbol] if symbol else []), *([since_ns] if since_ns is not None else [])]
+    rows: list[dict[str, Any]] = []
+    for group in ("all", *by):
+        key = "'all'" if group == "all" else group
+        for r in store.query(
+                f"SELECT horizon_ms, {key} AS k, count(*) AS n, avg(bps) AS mean, "
+                "sum(bps * CAST(qty AS REAL)) / sum(CAST(qty AS REAL)) AS weighted, avg(bps < 0) AS adverse "
+                f"FROM markouts {where} GROUP BY horizon_ms, k ORDER BY horizon_ms, k", args):
+            rows.append({"horizon_ms": r["horizon_ms"], "group": group, "key": str(r["k"]), "fills": r["n"],
+                         "mean_bps": round(r["mean"], 4), "weighted_bps": round(r["weighted"], 4),
+                         "adverse_rate": round(r["adverse"], 4)})
+    return rows
+
+
 def _bucket(period: str, at_ns: int) -> str:
     return time.strftime(PERIODS[period], time.gmtime(at_ns // 1_000_000_000))  # the formats SQLite's strftime uses
 

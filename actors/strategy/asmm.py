@@ -263,7 +263,9 @@ def quote(market: MarketView | None, signals: MarketSignals | None, position_lot
         widen *= params.toxic_spread_multiplier
     factor = adaptation.factor if adaptation is not None else 1.0
     factor = min(1.0, factor) if factor >= _MIN_FACTOR else _MIN_FACTOR  # also NaN → _MIN_FACTOR
-    widen_all = widen / factor
+    # risk's factor already counts the regime and toxicity it shrank the limit for: the more careful of the two
+    # views widens, never their product (HighVol x toxic would otherwise count twice: 2 x 2 / 0.25 = 16)
+    widen_all = max(widen, 1.0 / factor)
     raw_half = half_bps * widen_all
     half_bps = min(max(raw_half, c.min_half), c.max_half)
 

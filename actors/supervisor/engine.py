@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,17 @@ class EngineStats:
     child_restarts: list[ChildRestarted] = field(default_factory=list)
 
 
+def _max_abs_position(fills: list[Any], run_id: str) -> Decimal:
+    """The largest |position| right after any of this run's fills (the stored fills, oldest first, replayed
+    from flat: the database holds every fill the account ever made on the symbol)."""
+    pos, peak = Decimal(0), Decimal(0)
+    for f in sorted(fills, key=lambda f: (f.trade_ms, f.trade_id)):
+        pos += f.qty if f.side == "BUY" else -f.qty
+        if f.run_id == run_id:
+            peak = max(peak, abs(pos))
+    return peak
+
+
 class SymbolTree:
     def __init__(self, engine: Engine, symbol: str, instrument: Instrument) -> None:
         self.engine = engine
@@ -95,7 +107,7 @@ class SymbolTree:
     def apply(self, m: SettingsChanged) -> None:
         """A hot reload, per symbol: one message to each actor, which swaps all its parameters at once."""
         self.ctx = replace(self.ctx, settings=m.settings)
-        for name in ("risk", "oms", "strategy"):  # the limits first, then the quotes under them
+        for name in ("risk", "oms", "book", "strategy"):  # the limits first, then the signals and quotes under them
             self.peers.tell(name, m)
 
     def start(self) -> bool:
@@ -453,7 +465,20 @@ class Engine:
             run_rows = [f for f in rows if f.run_id == self.run_id]
             summary["symbols"][sym].update({"fills_this_run": len(run_rows), "fills_total": len(rows),
                                             "realized_pnl": str(realized), "fees": str(fees),
-                                            "net_pnl": str(realized - fees)})
+                                            "net_pnl": str(realized - fees),
+                                            "max_abs_position_this_run": str(_max_abs_position(rows, self.run_id)),
+                                            "markouts_this_run": self._run_markouts(sym)})
+
+    def _run_markouts(self, sym: str) -> dict[str, dict[str, float]]:
+        """Per horizon: this run's fills marked out, their mean (bps, positive: good for us), adverse rate."""
+        assert self.store is not None
+        out: dict[str, dict[str, float]] = {}
+        for r in self.store.query("SELECT horizon_ms, count(*) AS n, avg(bps) AS mean, avg(bps < 0) AS adverse "
+                                  "FROM markouts WHERE symbol = ? AND run_id = ? GROUP BY horizon_ms ORDER BY 1",
+                                  (sym, self.run_id)):
+            out[f"{r['horizon_ms'] // 1000}s"] = {"fills": r["n"], "mean_bps": round(r["mean"], 3),
+                                                  "adverse_rate": round(r["adverse"], 3)}
+        return out
 
     def _close_store(self) -> None:
         if self.store is not None:

@@ -367,6 +367,12 @@ def test_toxic_widen(eth: Instrument) -> None:
     assert d.half_spread_bps == pytest.approx(2 * calm.half_spread_bps) and "toxic" in d.target.reason
     both = q(signals=sig(regime=Regime.HIGH_VOL, toxic=True), params=MODEL, fees=FREE, eth=eth)
     assert both.widen == 4.0
+    # risk's factor for the same conditions (HighVol 0.5 x toxic 0.5) widens no further: the larger, not the product
+    ad = Adaptation(Decimal("0.025"), 0.25, ("high_vol", "toxic"))
+    assert q(signals=sig(regime=Regime.HIGH_VOL, toxic=True), adaptation=ad, params=MODEL, fees=FREE,
+             eth=eth).widen == 4.0
+    assert q(signals=sig(regime=Regime.HIGH_VOL), adaptation=Adaptation(Decimal("0.02"), 0.2), params=MODEL,
+             fees=FREE, eth=eth).widen == 5.0  # a factor that is more careful than the regime wins
 
 
 def test_toxic_reduce_only(eth: Instrument) -> None:

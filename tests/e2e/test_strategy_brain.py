@@ -1,0 +1,70 @@
+"""The strategy brain on the live code path: the asmm strategy, the market signals and the adaptive limit,
+against the simulated exchange's trend and toxic-flow regimes. The exchange is the judge: its fills, its
+positions and the inventory worst case at every fill it makes."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .harness import Live, wait_until
+
+LOT = Decimal("0.001")
+ASMM: dict[str, Any] = {
+    "type": "asmm", "min_spread_bps": 2.0, "max_spread_bps": 20.0, "fee_buffer_bps": 0.5, "quote_interval_ms": 300,
+    "refresh_tolerance_bps": 1.0, "base_size": "0.01", "max_levels": 2, "min_spacing_bps": 2.0,
+    "inv_soft_limit": "0.02", "reduce_only_threshold": "0.04", "inv_hard_limit": "0.06", "gamma": 1.0,
+}
+# quick signals for a test's minutes: VPIN over 10 buckets of 5 ETH in 100 ms bars (the simulator's calm market
+# trades about 0.75 ETH/s, its toxic flow about 12: several bars per bucket), volatility and drift over 10 s
+SIGNALS: dict[str, Any] = {"vpin_bar_ms": 100, "vpin_bucket_volume": 5.0, "vpin_buckets": 10, "vpin_sigma_bars": 100,
+                           "vol_window_s": 10.0, "trend_window_s": 10.0, "regime_min_dwell_s": 2.0}
+
+
+def _worst(live: Live) -> tuple[int, int]:
+    return max(w[0] for w in live.worst), min(w[1] for w in live.worst)
+
+
+def test_in_a_trend_the_position_comes_back_inside_the_soft_limit_and_never_passes_the_hard_limit(
+        tmp_path: Path) -> None:
+    soft, hard_lots = Decimal("0.015"), 40
+    strategy = {**ASMM, "inv_soft_limit": "0.015", "reduce_only_threshold": "0.03", "inv_hard_limit": "0.04"}
+    # risk's limit is the strategy's hard limit: the OMS holds every order to it, whatever the strategy asks
+    with Live(tmp_path, sim={"regimes": (("ETHUSDC", "trend_up"),), "speed": 2.0}, strategy=strategy,
+              signals=SIGNALS, risk={"max_inventory": "0.04", "max_order_qty": "0.02"}) as live:
+        # the market rises through our asks: the short grows past the soft limit ...
+        assert wait_until(lambda: live.exchange_position() < -soft, 150), live.exchange_position()
+        pushed = live.exchange_position()
+        assert wait_until(lambda: live.tree()["book"]["signals"]["regime"] != "Calm", 30)
+        # ... and the skew brings it back inside while the trend goes on
+        assert wait_until(lambda: abs(live.exchange_position()) <= soft, 150), (pushed, live.exchange_position())
+        worst_long, worst_short = _worst(live)
+        assert worst_long <= hard_lots and worst_short >= -hard_lots, (worst_long, worst_short)
+        strat = live.tree()["strategy"]
+        assert strat["type"] == "asmm" and "AS r" in strat["reason"]
+
+
+def test_toxic_flow_turns_the_strategy_conservative_within_seconds_and_it_recovers(tmp_path: Path) -> None:
+    with Live(tmp_path, strategy={**ASMM, "toxic_action": "widen", "toxic_spread_multiplier": 3.0},
+              signals=SIGNALS) as live:
+        assert wait_until(live.quoting, 30)
+        assert wait_until(lambda: (live.tree()["book"]["signals"] or {}).get("regime") is not None, 10)
+        normal = live.tree()
+        assert not normal["book"]["signals"]["toxic"] and normal["risk"]["adapt_factor"] is not None
+        live.sx.set_regime("ETHUSDC", "toxic_buy")
+        t0 = time.monotonic()
+        assert wait_until(lambda: live.tree()["book"]["signals"]["toxic"], 20)
+        flagged = time.monotonic() - t0
+        assert wait_until(lambda: live.tree()["strategy"].get("widen", 1.0) >= 3.0, 5)
+        assert wait_until(lambda: "toxic" in live.tree()["risk"]["adapt_causes"], 5)
+        conservative = time.monotonic() - t0
+        assert conservative <= 10.0, (flagged, conservative)  # "within seconds", bucket by bucket
+        tree = live.tree()
+        assert Decimal(tree["risk"]["net_limit"]) < Decimal("0.1")  # the adaptive net limit shrank with it
+        live.sx.set_regime("ETHUSDC", "calm")
+        assert wait_until(lambda: not live.tree()["book"]["signals"]["toxic"], 90)
+        assert wait_until(lambda: live.tree()["strategy"].get("widen", 9.0) < 3.0, 10)
+        assert wait_until(lambda: "toxic" not in live.tree()["risk"]["adapt_causes"], 10)
+        assert wait_until(live.quoting, 20)
