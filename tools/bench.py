@@ -295,14 +295,126 @@ def bench_heap(minutes: float, speed: float, top: int = 12) -> dict[str, Any]:
     return {"first_mb": first_mb, "last_mb": last_mb, "growth": growth}
 
 
+ETH_EXCHANGE_INFO = ("nautilus_trader/tests/integration_tests/adapters/binance/resources/http_responses/"
+                     "http_futures_market_exchange_info.json")
+BRAIN_CAPTURE = "hftbacktest/examples/usdm/ethusdt_20240808.gz"
+
+
+def bench_brain(data: Path, repeat: int) -> dict[str, float]:
+    """The strategy brain per book event on the real ETHUSDT capture: the signal engine's update and snapshot
+    plus the asmm quote (what the book and strategy actors add to each tick), timed per event; and the whole
+    replay (parse, book, view, signals on every diff and trade, quote) in messages per second."""
+    from decimal import Decimal
+
+    import msgspec
+
+    from actors.book.market_signals import MarketSignals
+    from actors.book.signal_engine import SignalEngine
+    from actors.book.sync import BookSync
+    from actors.book.view import market_view
+    from actors.gateway.binance.exchange_info import parse_exchange_info
+    from actors.gateway.events import DepthDiff, Trade
+    from actors.risk.adaptation import Adaptation
+    from actors.risk.messages import RiskState, TradingState
+    from actors.strategy import asmm
+    from actors.strategy.asmm_params import AsmmParams
+    from actors.strategy.params import Fees
+
+    eth = parse_exchange_info(json.loads((data / ETH_EXCHANGE_INFO).read_text())).instrument("ETHUSDT")
+    frames = list(read_capture([data / BRAIN_CAPTURE]))
+    params, fees = AsmmParams(), Fees()
+    risk = RiskState("ETHUSDT", TradingState.ACTIVE, True, False, (), (), "ok", Decimal(0), 0, False, 1, 0,
+                     Adaptation(Decimal("0.1"), 1.0))
+    stale_ns = 1_500_000_000
+    per_event: list[int] = []
+    rates: list[float] = []
+    quotes = 0
+    for _ in range(repeat):
+        sig = SignalEngine(None, eth.tick_size, eth.step_size)
+        state = asmm.AsmmState()
+        samples: list[int] = []
+
+        def on_applied(sync: BookSync, d: DepthDiff, sig: SignalEngine = sig, samples: list[int] = samples) -> None:
+            nonlocal state, quotes
+            view = market_view(sync.book, eth, d.recv_ns, d.recv_ns, stale_ns)
+            if view is None:
+                return
+            pos = (len(samples) * 7) % 121 - 60  # positions across ±60 lots: skew, soft limit, reduce-only
+            t = time.perf_counter_ns()
+            sig.on_view(view)
+            s: MarketSignals = sig.snapshot(d.recv_ns)
+            view = msgspec.structs.replace(view, signals=s)
+            dec = asmm.quote(view, s, pos, params, eth, fees, risk, risk.adaptation, state, d.recv_ns)
+            samples.append(time.perf_counter_ns() - t)
+            state = dec.state
+            quotes += bool(dec.target.bids or dec.target.asks)
+
+        def on_trade(t: Trade, sig: SignalEngine = sig) -> None:
+            sig.on_trade(float(t.price), float(t.qty), t.buyer_is_maker, t.recv_ns)
+
+        rp = BookReplayer("ETHUSDT", on_applied=on_applied, on_trade=on_trade)
+        gc.collect()
+        t0 = time.perf_counter()
+        rp.run(frames)
+        rates.append(len(frames) / (time.perf_counter() - t0))
+        per_event = sorted(samples) if not per_event or len(samples) >= len(per_event) else per_event
+    n = len(per_event)
+    rates.sort()
+    return {"frames": len(frames), "book_events": n, "quotes": quotes // repeat,
+            "p50_us": per_event[n // 2] / 1e3, "p99_us": per_event[int(n * 0.99)] / 1e3,
+            "max_us": per_event[-1] / 1e3, "replay_msgs_per_s": rates[len(rates) // 2]}
+
+
+def bench_replay(data: Path, speed: float, maker_fee: str | None = None,
+                 min_spread_bps: float | None = None) -> dict[str, Any]:
+    """The real ETHUSDT capture (345 s) replayed by the embedded simulated exchange at ``speed``, traded by the
+    whole engine with the shipped settings (asmm, the shipped fees): the run's fills, net PnL after fees, max
+    inventory and markouts, from the engine's own end-of-run summary (its database). ``maker_fee``: instead of the
+    shipped one (Binance's USDC books charge makers 0; USDT ones 0.02 % at the base tier); ``min_spread_bps``:
+    instead of the shipped [strategy] one."""
+    import subprocess
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[1]
+    capture = data / BRAIN_CAPTURE
+    with tempfile.TemporaryDirectory() as d:
+        text = (repo / "settings.toml").read_text()
+        for old, new in (('path = "var/mm.db"', f'path = "{d}/mm.db"'), ('state_dir = "var"', f'state_dir = "{d}"'),
+                         ('path = "var/log/engine.jsonl"', f'path = "{d}/engine.jsonl"'),
+                         ('out_dir = "var/reports"', f'out_dir = "{d}/reports"'), ("port = 9464", "port = 0"),
+                         ('feed = ""', f'feed = "{capture}"'), ("speed = 1.0", f"speed = {speed}"),
+                         *((('maker = "0.0002"', f'maker = "{maker_fee}"'),) if maker_fee is not None else ()),
+                         *((("min_spread_bps = 12.0", f"min_spread_bps = {min_spread_bps}"),)
+                           if min_spread_bps is not None else ())):
+            if text.count(old) != 1:
+                raise SystemExit(f"settings.toml changed: {old!r} is not there exactly once")
+            text = text.replace(old, new)
+        cfg = Path(d) / "settings.toml"
+        cfg.write_text(text)
+        seconds = 345 / speed
+        out = subprocess.run([sys.executable, str(repo / "supervisor.py"), "--symbols", "ETHUSDT", "--config",
+                              str(cfg), "--duration", f"{seconds:.0f}", "--json-summary"], cwd=repo, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True,
+                             env=dict(os.environ, MM_API_KEY="simkey", MM_API_SECRET="simsecret")).stdout
+    s = json.loads(out.strip().splitlines()[-1])["symbols"]["ETHUSDT"]
+    return {"seconds": round(seconds), "maker_fee": maker_fee or "as shipped",
+            "min_spread_bps": min_spread_bps or "as shipped", "fills": s["fills_this_run"],
+            "net_pnl_after_fees": s["net_pnl"],
+            "fees": s["fees"], "realized_pnl": s["realized_pnl"], "unrealized_pnl": s["unrealized_pnl"],
+            "max_abs_position": s["max_abs_position_this_run"], "markouts": s["markouts_this_run"],
+            "open_orders_at_exit": s["open_orders"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("MM_SHARED_DATA", DEFAULT_DATA)))
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--only", choices=["feed", "store", "tree", "crash", "heap"], default=None)
+    ap.add_argument("--only", choices=["feed", "store", "tree", "crash", "heap", "brain", "replay"], default=None)
     ap.add_argument("--minutes", type=float, default=10.0, help="tree benchmark: minutes of accelerated trading")
     ap.add_argument("--speed", type=float, default=10.0, help="tree benchmark: market speed of the simulator")
     ap.add_argument("--crashes", type=int, default=10, help="crash benchmark: rounds")
+    ap.add_argument("--maker-fee", default=None, help="replay benchmark: maker fee instead of the shipped one")
+    ap.add_argument("--min-spread-bps", type=float, default=None, help="replay benchmark: [strategy] min_spread_bps")
     args = ap.parse_args(argv)
     print(f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} cores, best of {args.repeat}")
@@ -329,7 +441,17 @@ def main(argv: list[str] | None = None) -> int:
               f"first minute, {h['last_mb']:.1f} MB at the end; largest growth by line:")
         for kb, n, where in h["growth"]:
             print(f"  {kb:9.1f} kB {n:+8d} objects  {where}")
-    if args.only in ("store", "crash", "tree", "heap"):
+    if args.only in (None, "brain"):
+        b = bench_brain(args.data, args.repeat)
+        print(f"brain (real ETHUSDT capture, {b['book_events']:,} book events, {b['quotes']:,} quoting): signals "
+              f"update + asmm quote per book event p50 {b['p50_us']:.1f} µs, p99 {b['p99_us']:.1f} µs, "
+              f"max {b['max_us']:.0f} µs (goal p99 <= 200 µs); whole replay through parse, book, signals and strategy "
+              f"{b['replay_msgs_per_s']:,.0f} msg/s over {b['frames']:,} messages")
+    if args.only == "replay":
+        r = bench_replay(args.data, args.speed, args.maker_fee, args.min_spread_bps)
+        print(f"replay (real ETHUSDT capture at {args.speed:g}x through the whole engine, asmm as shipped): "
+              + json.dumps(r))
+    if args.only in ("store", "crash", "tree", "heap", "brain", "replay"):
         return 0
     r = bench_feed(args.data, args.repeat)
     print(f"feed: {r['frames']} frames (every hftbacktest capture): pipeline {r['pipeline_msgs_per_s']:,.0f} msg/s, "

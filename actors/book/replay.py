@@ -14,7 +14,7 @@ from actors.book.sync import Applied, BookSync, Gap, SeqRule
 from actors.gateway.binance.capture import is_snapshot
 from actors.gateway.binance.frames import FrameParser
 from actors.gateway.binance.market_parse import depth_snapshot
-from actors.gateway.events import BookTicker, DepthDiff, DepthSnapshot
+from actors.gateway.events import BookTicker, DepthDiff, DepthSnapshot, Trade
 
 _SNAPSHOT_HEAD = '{"lastUpdateId"'  # 15 characters
 assert is_snapshot(_SNAPSHOT_HEAD)
@@ -35,7 +35,8 @@ class BookReplayer:
 
     def __init__(self, symbol: str, rule: SeqRule | None = None,
                  on_applied: Callable[[BookSync, DepthDiff], None] | None = None,
-                 on_gap: Callable[[Gap], None] | None = None) -> None:
+                 on_gap: Callable[[Gap], None] | None = None,
+                 on_trade: Callable[[Trade], None] | None = None) -> None:
         self.symbol = symbol
         self.rule = rule  # None: decided by the first diff (pu present → futures)
         self.parser = FrameParser(user_parser=lambda d, ns: None)
@@ -43,6 +44,7 @@ class BookReplayer:
         self.stats = ReplayStats()
         self._on_applied = on_applied
         self._on_gap = on_gap
+        self._on_trade = on_trade  # public trades of the symbol (the market signals need them)
 
     def _ensure_sync(self, ev: DepthDiff | DepthSnapshot) -> BookSync:
         if self.sync is None:
@@ -81,11 +83,14 @@ class BookReplayer:
                 self._gap(out)
         elif t is BookTicker and self.sync is not None and ev.update_id == self.sync.last_id:
             self._check_ticker(ev)
+        elif t is Trade and self._on_trade is not None and ev.symbol == self.symbol:
+            self._on_trade(ev)
 
     def run(self, frames: Iterable[tuple[int, str]]) -> ReplayStats:
         """``feed`` for every frame, with the common case (a diff or ticker of a synced book) inlined: this
         loop is the benchmark's pipeline, so it does no more per frame than the live gateway and book do."""
-        parse, symbol, stats, on_applied = self.parser.parse, self.symbol, self.stats, self._on_applied
+        parse, symbol, stats, on_applied, on_trade = (self.parser.parse, self.symbol, self.stats, self._on_applied,
+                                                      self._on_trade)
         n = applied = 0
         for recv_ns, raw in frames:
             n += 1
@@ -107,6 +112,8 @@ class BookReplayer:
                     self._gap(out)
             elif t is BookTicker and ev.update_id == sync.last_id:
                 self._check_ticker(ev)
+            elif t is Trade and on_trade is not None and ev.symbol == symbol:
+                on_trade(ev)
         stats.frames += n
         stats.diffs_applied += applied
         return stats

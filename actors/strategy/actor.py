@@ -58,6 +58,8 @@ class StrategyActor(EngineActor):
             pos = stored_position(st, self.ctx.venue, self.ctx.symbol)
         if pos is not None:
             self.position_lots = pos.lots
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.set_inventory_net(self.ctx.instrument.lots_to_qty(self.position_lots))
         self._arm_timer()
 
     def _arm_timer(self) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .harness import Live, wait_until
+from .test_config_reload import SETTINGS, gauge
 
 LOT = Decimal("0.001")
 ASMM: dict[str, Any] = {
@@ -67,4 +68,71 @@ def test_toxic_flow_turns_the_strategy_conservative_within_seconds_and_it_recove
         assert wait_until(lambda: not live.tree()["book"]["signals"]["toxic"], 90)
         assert wait_until(lambda: live.tree()["strategy"].get("widen", 9.0) < 3.0, 10)
         assert wait_until(lambda: "toxic" not in live.tree()["risk"]["adapt_causes"], 10)
+        assert wait_until(live.quoting, 20)
+
+
+ASMM_TOML = """
+[strategy]
+type = "asmm"
+min_spread_bps = 2.0
+fee_buffer_bps = 0.5
+quote_interval_ms = 300
+refresh_tolerance_bps = 1.0
+base_size = "0.01"
+max_levels = 2
+min_spacing_bps = 2.0
+inv_soft_limit = "0.02"
+reduce_only_threshold = "0.04"
+inv_hard_limit = "0.06"
+[signals]
+vol_window_s = 10.0
+trend_window_s = 10.0
+"""
+FIXED_TOML = """
+[strategy]
+type = "fixed_spread"
+min_spread_bps = 2.0
+fee_buffer_bps = 0.5
+quote_interval_ms = 300
+refresh_tolerance_bps = 1.0
+base_size = "0.01"
+inventory_threshold = "0.05"
+[signals]
+vol_window_s = 10.0
+trend_window_s = 10.0
+"""
+BRAIN_GAUGES = ("mm_vpin_current", "mm_volatility_regime", "mm_adverse_selection_rate", "mm_inventory_net",
+                "mm_reservation_price", "mm_inventory_skew_bps", "mm_adaptive_netmax")
+
+
+def _config(tmp: Path, strategy: str) -> str:
+    base = SETTINGS.format(tmp=tmp)
+    start, end = base.index("[strategy]"), base.index("[risk]")
+    return base[:start] + strategy.strip() + "\n" + base[end:]
+
+
+def test_the_brain_gauges_are_exported_and_a_reload_retunes_and_switches_the_strategy(tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.toml"
+    cfg.write_text(_config(tmp_path, ASMM_TOML))
+    with Live(tmp_path, config=cfg) as live:
+        assert live.engine is not None and live.engine.ops.exporter is not None
+        port = live.engine.ops.exporter.port
+        assert wait_until(live.quoting, 30)
+        # every gauge of the blueprint, with the values the tree holds (the analyzer reports every 10 s)
+        assert wait_until(lambda: all(gauge(port, g) is not None for g in BRAIN_GAUGES), 20), {
+            g: gauge(port, g) for g in BRAIN_GAUGES}
+        assert gauge(port, "mm_adaptive_netmax") == float(live.tree()["risk"]["net_limit"]) > 0
+        mid = float(live.tree()["book"]["mid"])
+        assert abs(gauge(port, "mm_reservation_price") - mid) / mid < 0.01
+        assert 0 <= gauge(port, "mm_vpin_current") <= 1 and gauge(port, "mm_volatility_regime") in (0, 1, 2, 3)
+        assert wait_until(lambda: len(live.tree()["strategy"]["bids"]) == 2, 10)
+        # a parameter of the model: one level per side from the next quote on, no restart
+        cfg.write_text(_config(tmp_path, ASMM_TOML.replace("max_levels = 2", "max_levels = 1")))
+        assert wait_until(lambda: len(live.tree()["strategy"]["bids"]) == 1, 20), live.tree()["strategy"]
+        # the strategy itself: phase 1 from the next quote on, and back
+        cfg.write_text(_config(tmp_path, FIXED_TOML))
+        assert wait_until(lambda: live.tree()["strategy"]["type"] == "fixed_spread", 20)
+        assert wait_until(live.quoting, 20)
+        cfg.write_text(_config(tmp_path, ASMM_TOML))
+        assert wait_until(lambda: live.tree()["strategy"]["type"] == "asmm", 20)
         assert wait_until(live.quoting, 20)
