@@ -47,21 +47,32 @@ def handles(*types: type) -> Callable[[Handler], Handler]:
     return mark
 
 
+REGISTER_WAIT_S = 5.0  # a starting actor waits this long to be named in its tree (the supervisor does it at once)
+
+
 class Peers:
     """The current actor of each name in one tree. A restart replaces the ref here, so a peer's next tell
     finds the successor; a tell to a missing or dead actor is dropped and counted (its successor resyncs)."""
 
     def __init__(self) -> None:
         self._refs: dict[str, pykka.ActorRef] = {}
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self.dropped: Counter[str] = Counter()
 
     def set(self, name: str, ref: pykka.ActorRef | None) -> None:
-        with self._lock:
+        with self._changed:
             if ref is None:
                 self._refs.pop(name, None)
             else:
                 self._refs[name] = ref
+            self._changed.notify_all()
+
+    def await_named(self, name: str, ref: pykka.ActorRef, timeout_s: float) -> bool:
+        """Wait until ``ref`` is the current actor of ``name``: an actor does so before its ``on_start``, so
+        that the answers to what it asks for there (the OMS's first reconciliation) cannot reach the registry
+        before it does and be dropped."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._refs.get(name) is ref, timeout_s)
 
     def get(self, name: str) -> pykka.ActorRef | None:
         return self._refs.get(name)
@@ -109,6 +120,8 @@ class EngineActor(pykka.ThreadingActor):
         # the body of the actor's own thread (pykka 4.5, pinned): from here every line it logs carries its
         # symbol and name, and no call site has to pass them
         bind_context(*self.log_context())
+        if self._peers is not None and not self._peers.await_named(self.name, self.actor_ref, REGISTER_WAIT_S):
+            logger.warning("{}: starting unregistered (not named within {} s)", self.name, REGISTER_WAIT_S)
         super()._actor_loop()
 
     def log_context(self) -> tuple[str | None, str]:

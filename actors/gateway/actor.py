@@ -4,11 +4,16 @@ Market frames are parsed on the socket's reader thread and told straight to the 
 behind commands); user-stream events go to the OMS and risk; stream state goes to the book and risk.
 REST work (snapshots, orders, cancels, queries) runs on a small pool so a slow reply never blocks this
 actor's mailbox; each result is told back to whoever needs it.
+
+Placements come from the OMS through the ``orders`` lane (``actors/lanes.py``), on the OMS's thread. When the
+placement thread is idle, the lane writes the requests to the sockets right there (``BinanceRest.send_orders``:
+one single-order request per order on its own open connection, the budget free) and the placement thread only
+reads the answers: the tick's last thread hand-off is gone from the path to the wire. Otherwise the placement is
+queued for that thread, in order (several orders then go as one batchOrders request).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -21,7 +26,7 @@ from actors.context import SymbolContext
 from actors.gateway.binance.errors import BinanceError, OrderNotFoundError, UnknownStateError
 from actors.gateway.binance.frames import FrameParser
 from actors.gateway.binance.listenkey import UserStream
-from actors.gateway.binance.rest import OrderRequest
+from actors.gateway.binance.rest import OrderRequest, Sent
 from actors.gateway.binance.ws import WsClient, combined_url
 from actors.gateway.commands import (
     FetchSnapshot,
@@ -52,6 +57,7 @@ from actors.oms.messages import (
     OrderRejected,
     PlaceOrders,
     PositionSnapshot,
+    QueryFailed,
     QueryFills,
     QueryOpenOrders,
     QueryOrder,
@@ -59,6 +65,10 @@ from actors.oms.messages import (
 )
 
 _STREAM_KIND = {DepthDiff: "depth", Trade: "trade", BookTicker: "bookTicker"}
+_Written = list[tuple[OrderRequest, Sent]]  # a placement's orders whose first attempt the lane wrote
+# Open connections kept for the lane (one per order of a placement; cancels borrow them too). The lane never
+# connects: that is a round trip, and a TLS handshake, on the OMS's thread.
+WARM_ORDER_CONNECTIONS = 4
 
 
 class GatewayActor(EngineActor):
@@ -76,6 +86,9 @@ class GatewayActor(EngineActor):
         self.market_parser = FrameParser()
         self.user_parser = FrameParser()
         self._stopping = threading.Event()
+        self._lane_lock = threading.Lock()  # the lane's check-write-queue step, against on_stop
+        self._queued = 0  # placements handed to the placement thread and not finished (under _lane_lock)
+        self._warming = threading.Lock()  # one connection top-up at a time (an unreachable exchange: 3 s each)
 
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
@@ -95,6 +108,19 @@ class GatewayActor(EngineActor):
             self._user = UserStream(self.ctx.rest, self.ctx.ws_url, on_message=self._on_user_frame,
                                     on_event=self._on_user_state, clock=self.ctx.clock)
             self._submit(self._start_user_stream)  # a listenKey is a REST call: never inside on_start
+        self._warm()
+
+    def _warm(self) -> None:
+        """Top up the open connections the lane writes on, on the pool (never on the OMS's thread)."""
+        if not self._stopping.is_set() and self._warming.acquire(blocking=False) and not self._submit(self._do_warm):
+            self._warming.release()
+
+    def _do_warm(self) -> None:
+        try:
+            if not self._stopping.is_set():
+                self.ctx.rest.warm(WARM_ORDER_CONNECTIONS)
+        finally:
+            self._warming.release()
 
     def _start_user_stream(self) -> None:
         try:
@@ -116,7 +142,8 @@ class GatewayActor(EngineActor):
             self.ctx.peers.tell("book", StreamConnected(self._market.name, "", self.ctx.clock.time_ns()))
 
     def on_stop(self) -> None:
-        self._stopping.set()
+        with self._lane_lock:  # no lane write starts after this; one in progress is queued before the shutdown
+            self._stopping.set()
         self.ctx.lanes.clear("orders", self._order_lane)
         if self._market is not None:
             self._market.stop()
@@ -127,8 +154,9 @@ class GatewayActor(EngineActor):
         if self._orders is not None:
             # a placement already on the wire finishes (bounded by the REST timeouts) before the gateway is
             # gone, so whatever cancels after the stop (a restarted tree's reconcile, shutdown's cancel-all)
-            # comes after it and sees the order; queued ones are dropped
-            self._orders.shutdown(wait=True, cancel_futures=True)
+            # comes after it and sees the order; queued ones that were not written yet are dropped (they see
+            # _stopping), those whose request the lane wrote are read to the end
+            self._orders.shutdown(wait=True)
 
     # ------------------------------------------------------------------ socket threads
     def _on_market_frame(self, raw: bytes | str, recv_ns: int) -> None:
@@ -171,12 +199,15 @@ class GatewayActor(EngineActor):
         self._stream_state("user", ev)
 
     # ------------------------------------------------------------------ commands
-    def _submit(self, fn: Any, *args: Any, pool: ThreadPoolExecutor | None = None) -> None:
+    def _submit(self, fn: Any, *args: Any, pool: ThreadPoolExecutor | None = None) -> bool:
         pool = pool or self._pool
         if pool is None:
-            return
-        with contextlib.suppress(RuntimeError):  # the pool is shutting down with this actor
+            return False
+        try:
             pool.submit(self._guard, fn, *args)
+        except RuntimeError:  # the pool is shutting down with this actor
+            return False
+        return True
 
     @staticmethod
     def _guard(fn: Any, *args: Any) -> None:
@@ -210,52 +241,108 @@ class GatewayActor(EngineActor):
 
     @handles(PlaceOrders)
     def _place(self, cmd: PlaceOrders) -> None:
-        self._submit(self._do_place, cmd, pool=self._orders)
+        with self._lane_lock:
+            if self._orders is None or self._stopping.is_set():
+                return
+            self._queue(cmd, None)
 
     def _order_lane(self, cmd: object) -> bool:
-        """The ``orders`` lane (called on the OMS's thread): onto the placement worker, unless this gateway
-        has been retired or is stopping; then the OMS falls back to the mailbox, which reaches the current
-        gateway."""
-        pool = self._orders
-        if pool is None or not isinstance(cmd, PlaceOrders) or self.ctx.peers.get(self.name) is not self.actor_ref:
+        """The ``orders`` lane (called on the OMS's thread): written now if the placement thread is idle (it
+        reads the answers), else queued for it; refused (the OMS falls back to the mailbox, which reaches the
+        current gateway) if this gateway has been retired or is stopping."""
+        if (self._orders is None or not isinstance(cmd, PlaceOrders)
+                or self.ctx.peers.get(self.name) is not self.actor_ref):
             return False
-        try:
-            pool.submit(self._guard, self._do_place, cmd)
-        except RuntimeError:  # shut down with this actor
-            return False
+        with self._lane_lock:
+            if self._stopping.is_set():
+                return False
+            written = self._write_now(cmd) if self._queued == 0 else None
+            self._queue(cmd, written)
         return True
 
-    def _do_place(self, cmd: PlaceOrders) -> None:
-        if self._stopping.is_set():
-            return  # the gateway is stopping: the OMS's follow-up finds the order never sent
-        with self.ctx.lanes.busy("orders"):
-            self._place_timed(cmd)
+    def _write_now(self, cmd: PlaceOrders) -> _Written | None:
+        """The placement's requests written on this (the OMS's) thread, one per order, if the client can
+        without waiting (``BinanceRest.send_orders``). The lane counts as busy from here until the placement
+        thread has read the answers."""
+        try:
+            reqs = [self._request(o) for o in cmd.orders]
+        except ValueError:
+            return None  # the placement thread reports it as usual
+        lat, m = self.ctx.latency, self.ctx.metrics
+        if lat is not None and cmd.market_ns:
+            lat.begin(cmd.market_ns, m.tick_to_order if m is not None else None)
+        self.ctx.lanes.enter("orders")
+        try:
+            sent = self.ctx.rest.send_orders(reqs)
+        except Exception:  # it never raises; if it ever did, the placement thread places and reports as usual
+            logger.exception("{}: writing a placement on the lane failed", self._symbol)
+            sent = None
+        finally:
+            if lat is not None:
+                lat.end()
+        if sent is None:
+            self.ctx.lanes.leave("orders")
+            return None
+        return list(zip(reqs, sent, strict=True))
+
+    def _queue(self, cmd: PlaceOrders, written: _Written | None) -> None:
+        """Onto the placement thread (under ``_lane_lock``, not stopping: the pool is still open)."""
+        assert self._orders is not None
+        try:
+            self._orders.submit(self._guard, self._do_place, cmd, written)
+        except RuntimeError:  # the interpreter is exiting: requests on the wire are still read to their end
+            if written is not None:
+                self._guard(self._do_place, cmd, written)
+            return
+        self._queued += 1
+
+    def _do_place(self, cmd: PlaceOrders, written: _Written | None = None) -> None:
+        if written is None and self._stopping.is_set():  # the OMS's follow-up finds the order never sent
+            with self._lane_lock:
+                self._queued -= 1
+            return
+        if written is None:
+            self.ctx.lanes.enter("orders")  # (the lane entered already for what it wrote)
+        try:
+            if self.ctx.metrics is not None:
+                self.ctx.metrics.order_placed(len(cmd.orders))
+            if written is not None:  # written by the lane: read every answer, whatever else happens
+                for o, (req, sent) in zip(cmd.orders, written, strict=True):
+                    self._guard(self._place_one, o, req, sent)
+            else:
+                self._place_timed(cmd)
+        finally:
+            with self._lane_lock:
+                self._queued -= 1
+            self.ctx.lanes.leave("orders")  # after: once idle, the lane may write the next one itself
+            if self.ctx.rest.idle_order_connections() < WARM_ORDER_CONNECTIONS:
+                self._warm()  # for the lane's next placement
 
     def _place_timed(self, cmd: PlaceOrders) -> None:
         lat, m = self.ctx.latency, self.ctx.metrics
         if lat is not None and cmd.market_ns:
             lat.begin(cmd.market_ns, m.tick_to_order if m is not None else None)
-        if m is not None:
-            m.order_placed(len(cmd.orders))
         try:
             self._place_now(cmd)
         finally:
             if lat is not None:
                 lat.end()
 
+    def _place_one(self, o: NewOrder, req: OrderRequest | None = None, sent: Sent | None = None) -> None:
+        try:
+            self._reply(self.ctx.rest.place_order(req or self._request(o), sent=sent))
+        except BinanceError as exc:
+            self._reply(_rejected(o.client_order_id, exc))
+        except ValueError as exc:  # an unreadable reply: it may have been placed; the OMS looks it up
+            self._reply(OrderRejected(o.client_order_id, None, f"unreadable reply: {exc}", "unknown_state"))
+
     def _place_now(self, cmd: PlaceOrders) -> None:
-        rest = self.ctx.rest
         if len(cmd.orders) == 1:
-            o = cmd.orders[0]
-            try:
-                self._reply(rest.place_order(self._request(o)))
-            except BinanceError as exc:
-                self._reply(_rejected(o.client_order_id, exc))
-            except ValueError as exc:  # an unreadable reply: it may have been placed; the OMS looks it up
-                self._reply(OrderRejected(o.client_order_id, None, f"unreadable reply: {exc}", "unknown_state"))
+            self._place_one(cmd.orders[0])
             return
         try:
-            results: list[OrderReport | BinanceError] = rest.place_batch([self._request(o) for o in cmd.orders])
+            results: list[OrderReport | BinanceError] = self.ctx.rest.place_batch(
+                [self._request(o) for o in cmd.orders])
         except BinanceError as exc:  # the request as a whole: rate limited, banned, refused
             results = [exc] * len(cmd.orders)
         except ValueError as exc:
@@ -319,9 +406,17 @@ class GatewayActor(EngineActor):
         self._submit(self._do_query_open, cmd)
 
     def _do_query_open(self, cmd: QueryOpenOrders) -> None:
-        left = self._open_orders_or_none()
-        if left is not None:
-            self._reply(OpenOrdersSnapshot(self._symbol, tuple(left), cmd.asked_ns))
+        try:
+            left = self.ctx.rest.open_orders(self._symbol)
+        except (BinanceError, ValueError) as exc:
+            self._query_failed("open_orders", exc, cmd.asked_ns)
+            return
+        self._reply(OpenOrdersSnapshot(self._symbol, tuple(left), cmd.asked_ns))
+
+    def _query_failed(self, query: str, exc: Exception, asked_ns: int) -> None:
+        """Told to the OMS, which asks the round again shortly (quoting waits for it)."""
+        logger.warning("{}: {} query failed: {}", self._symbol, query, exc)
+        self._reply(QueryFailed(self._symbol, query, str(exc), asked_ns))
 
     @handles(QueryFills)
     def _query_fills(self, cmd: QueryFills) -> None:
@@ -332,8 +427,8 @@ class GatewayActor(EngineActor):
             fills = self.ctx.rest.user_trades(self._symbol, from_id=cmd.from_trade_id or None,
                                               start_time_ms=None if cmd.from_trade_id else (cmd.start_ms or None),
                                               limit=cmd.limit)
-        except (BinanceError, ValueError) as exc:  # the OMS asks again when the round is overdue
-            logger.warning("{}: fills query failed: {}", self._symbol, exc)
+        except (BinanceError, ValueError) as exc:
+            self._query_failed("fills", exc, cmd.asked_ns)
             return
         fills.sort(key=lambda f: f.trade_id)
         self._reply(FillsSnapshot(self._symbol, cmd.from_trade_id, tuple(fills), cmd.limit, cmd.asked_ns))
@@ -346,7 +441,7 @@ class GatewayActor(EngineActor):
         try:
             reports = self.ctx.rest.position_risk(self._symbol)
         except (BinanceError, ValueError) as exc:
-            logger.warning("{}: position query failed: {}", self._symbol, exc)
+            self._query_failed("position", exc, cmd.asked_ns)
             return
         qty = sum((r.qty for r in reports if r.symbol == self._symbol), Decimal(0))
         entry = next((r.entry_price for r in reports if r.symbol == self._symbol and r.qty), Decimal(0))

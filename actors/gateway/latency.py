@@ -1,8 +1,9 @@
 """Tick-to-order latency: from a market frame's receive time to the order request leaving for the socket.
 
-The placement carries the receive time of the market data behind it (``PlaceOrders.market_ns``); the
-gateway worker marks it on its thread, and the REST client's last hook before the socket write takes the
-sample. Samples are kept in a bounded window for percentiles (and, next, metrics).
+The placement carries the receive time of the market data behind it (``PlaceOrders.market_ns``); whichever
+thread sends it (the OMS's, through the gateway's lane, or the placement thread) marks it, and the REST
+client's hook right before the request's bytes are written to the socket takes the sample. Samples are kept
+in a bounded window for percentiles; the symbol's histogram is fed after the write, off the path.
 """
 
 from __future__ import annotations
@@ -27,19 +28,22 @@ class TickToOrder:
         self._local.observe = observe
 
     def end(self) -> None:
-        self._local.market_ns = 0
-        self._local.observe = None
+        loc = self._local
+        observe, ns = getattr(loc, "observe", None), getattr(loc, "sample_ns", 0)
+        loc.market_ns = loc.sample_ns = 0
+        loc.observe = None
+        if observe is not None and ns:
+            observe(ns / 1e9)
 
     def pre_send(self, _request: Any) -> None:
         """The REST client's hook: one sample per placement request (retries are not ticks)."""
-        m = getattr(self._local, "market_ns", 0)
+        loc = self._local
+        m = getattr(loc, "market_ns", 0)
         if m:
             ns = self._clock.time_ns() - m
             self.samples_ns.append(ns)
-            self._local.market_ns = 0
-            observe = getattr(self._local, "observe", None)
-            if observe is not None:
-                observe(ns / 1e9)
+            loc.market_ns = 0
+            loc.sample_ns = ns
 
     def summary(self) -> dict[str, float | int]:
         s = sorted(self.samples_ns)

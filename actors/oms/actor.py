@@ -40,6 +40,7 @@ from actors.oms.messages import (
     PositionChanged,
     PositionMismatch,
     PositionSnapshot,
+    QueryFailed,
     QueryOpenOrders,
     QueryPosition,
 )
@@ -160,10 +161,14 @@ class OmsActor(EngineActor):
             assert self.intents is not None
             self.intents.append(self._journal_rows(first))  # on disk before it is sent (actors/oms/intents.py)
         self.state = step.state
+        # Placements first: telling the gateway wakes its threads, which would compete for the GIL with the
+        # placement being written (the lane writes on this thread). Cancels and placements were never ordered
+        # on the wire (they run on different gateway threads); an unconfirmed cancel counts as still open.
         for cmd in step.commands:
             if isinstance(cmd, PlaceOrders):
                 self._send_places(cmd)
-            else:
+        for cmd in step.commands:
+            if not isinstance(cmd, PlaceOrders):
                 self.ctx.peers.tell("gateway", cmd)
         m = self.ctx.metrics
         if m is not None and step.commands and self._received_ns:
@@ -291,6 +296,8 @@ class OmsActor(EngineActor):
         assert self.state is not None
         lim = self.risk_limits.max_inventory_lots
         r = self.risk
+        if r is not None and r.adaptation is not None:  # risk's adaptive net limit (actors/risk/adaptive.py)
+            lim = min(lim, self.ctx.instrument.lots_floor(r.adaptation.net_limit))
         if r is None or r.trading_state is TradingState.ACTIVE:
             return Limits(lim, lim)
         pos = self.state.position.lots  # REDUCING (or HALTED): nothing may add to the position
@@ -307,7 +314,8 @@ class OmsActor(EngineActor):
                 and not r.panic_active):
             self._run(core.resume(self.state, self._now()))  # a timed halt ended (or an operator resumed)
             return
-        if prev is None or prev.quotes_allowed != r.quotes_allowed or prev.trading_state != r.trading_state:
+        if (prev is None or prev.quotes_allowed != r.quotes_allowed or prev.trading_state != r.trading_state
+                or _net_limit(prev) != _net_limit(r)):  # a shrunk limit pulls what it no longer allows at once
             self._requote()
 
     @handles(SettingsChanged)
@@ -398,6 +406,12 @@ class OmsActor(EngineActor):
         if was_reconciling and self.state.round is None and self.state.mode is core.Mode.QUOTING:
             self._requote()  # reconciled: quote the latest target at once
 
+    @handles(QueryFailed)
+    def _query_failed(self, m: QueryFailed) -> None:
+        assert self.state is not None
+        logger.warning("{}: reconciliation query {} failed ({}): asking again", self.ctx.symbol, m.query, m.reason)
+        self._exchange_input(core.on_query_failed, m)
+
     @handles(AccountUpdate)
     def _account(self, _: AccountUpdate) -> None:
         pass  # the position moves with fills; reconciliation compares it with positionRisk
@@ -449,3 +463,7 @@ class OmsActor(EngineActor):
     @property
     def open_orders(self) -> tuple[Order, ...]:
         return self.state.book.live() if self.state is not None else ()
+
+
+def _net_limit(r: RiskState) -> Decimal | None:
+    return r.adaptation.net_limit if r.adaptation is not None else None

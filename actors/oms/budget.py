@@ -15,6 +15,7 @@ order is not replaced for a requote before it is that old) a jittering mid canno
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from enum import StrEnum
 
 import msgspec
@@ -41,11 +42,8 @@ class Window(msgspec.Struct, frozen=True):
     sent: tuple[int, ...] = ()  # send times still inside the window, ascending
 
     def _inside(self, now_ns: int) -> tuple[int, ...]:
-        cut = now_ns - self.window_ns
-        i = 0
-        while i < len(self.sent) and self.sent[i] <= cut:
-            i += 1
-        return self.sent[i:]
+        i = bisect_right(self.sent, now_ns - self.window_ns)  # ``sent`` is ascending
+        return self.sent[i:] if i else self.sent
 
     def used(self, now_ns: int) -> int:
         return len(self._inside(now_ns))

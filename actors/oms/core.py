@@ -51,6 +51,7 @@ from actors.oms.messages import (
     PositionChanged,
     PositionSnapshot,
     Published,
+    QueryFailed,
     QueryFills,
     QueryOpenOrders,
     QueryOrder,
@@ -99,6 +100,7 @@ class OmsParams(msgspec.Struct, frozen=True):
     keep_terminal_ms: int = 600_000  # terminal orders stay in the book this long for late events
     reconcile_every_ms: int = 60_000
     fills_page: int = 500
+    query_retry_ms: int = 1_000  # a reconciliation query the gateway reported failed: the round again after this
 
 
 class Round(msgspec.Struct, frozen=True):
@@ -109,6 +111,7 @@ class Round(msgspec.Struct, frozen=True):
     fills: tuple[Fill, ...] = ()
     fills_done: bool = False
     position: PositionSnapshot | None = None
+    failed_ns: int = 0  # a query of this round failed (QueryFailed): asked again from on_tick
 
 
 class OmsState(msgspec.Struct, frozen=True):
@@ -172,6 +175,7 @@ class _Acc:
         self.events: list[Published] = []
         self.pruned: tuple[str, ...] = ()
         self.position_changed = self.ledger_changed = False
+        self.places_spent = self.cancels_spent = 0  # budget spending, counted into ``budget`` by ``step``
 
     @property
     def symbol(self) -> str:
@@ -234,16 +238,18 @@ class _Acc:
         if o.status not in RESTING and o.status is not Status.PENDING_CANCEL:
             return  # pending placement: cancelled once acknowledged (HALTED) or by a later plan
         self.apply(cid, local(Ev.CANCEL, self.now))
-        self.budget = self.budget.spend(Kind.SAFETY_CANCEL if safety else Kind.CANCEL, 1, self.now)
+        self.cancels_spent += 1  # a requote cancel or a safety cancel: the same windows (budget.py)
         self.cancels.append(cid)
 
-    def place(self, p: Placement) -> None:
-        (cid,), self.ids = self.ids.take(1)
+    def place(self, p: Placement, cid: str = "") -> None:
+        """Place one order (``cid``: an id already taken from ``ids``, else the next one is taken)."""
+        if not cid:
+            (cid,), self.ids = self.ids.take(1)
         order = Order(cid, p.side, p.price_ticks, p.qty_lots, Status.NEW, self.now, reduce_only=p.reduce_only,
                       time_in_force=self.s.params.time_in_force, updated_ns=self.now)
         self.book = self.book.add(order)  # in the book before any send exists
         self.apply(cid, local(Ev.SEND, self.now))
-        self.budget = self.budget.spend(Kind.PLACE, 1, self.now)
+        self.places_spent += 1
         self.places.append(NewOrder(cid, p.side, p.price_ticks, p.qty_lots, order.time_in_force, p.reduce_only))
 
     def query(self, cid: str) -> None:
@@ -270,8 +276,10 @@ class _Acc:
         if self.persist or self.pruned or self.position_changed:
             events.append(OpenOrdersView(self.symbol, self.book.live(), self.book.exposure(), self.position.lots,
                                          self.now))
+        budget = self.budget.spend(Kind.PLACE, self.places_spent, self.now).spend(
+            Kind.CANCEL, self.cancels_spent, self.now)  # one window update per kind, not one per order
         state = msgspec.structs.replace(self.s, book=self.book, position=self.position, ledger=self.ledger,
-                                        budget=self.budget, ids=self.ids, **self.changes)
+                                        budget=budget, ids=self.ids, **self.changes)
         return Step(state, tuple(self.persist.values()), tuple(self.fills),
                     self.position if self.position_changed else None, self.ledger if self.ledger_changed else None,
                     tuple(cmds), tuple(events), self.pruned)
@@ -312,7 +320,7 @@ def panicstop(state: OmsState, reason: str, now_ns: int) -> Step:
             acc.apply(o.client_order_id, local(Ev.CANCEL, now_ns, "withdrawn"))
         elif o is not None:  # covered by CancelAll: marked, counted, not sent twice
             acc.apply(o.client_order_id, local(Ev.CANCEL, now_ns))
-            acc.budget = acc.budget.spend(Kind.SAFETY_CANCEL, 1, now_ns)
+            acc.cancels_spent += 1
     return acc.step()
 
 
@@ -340,8 +348,9 @@ def on_target(state: OmsState, target: QuoteTarget, limits: Limits, now_ns: int)
     if p.empty:
         return Step(state)
     _cancel_all(acc, p.cancels)
-    for placement in p.places:
-        acc.place(placement)
+    cids, acc.ids = acc.ids.take(len(p.places))
+    for placement, cid in zip(p.places, cids, strict=True):
+        acc.place(placement, cid)
     return acc.step()
 
 
@@ -498,6 +507,15 @@ def on_position(state: OmsState, snap: PositionSnapshot, now_ns: int) -> Step:
     return _maybe_finish(state, msgspec.structs.replace(r, position=snap), now_ns)
 
 
+def on_query_failed(state: OmsState, msg: QueryFailed, now_ns: int) -> Step:
+    """A query of the current round failed: the whole round is asked again ``query_retry_ms`` later (its other
+    answers may be stale by then; the round is cheap)."""
+    r = _round(state, msg.asked_ns)
+    if r is None or r.failed_ns:
+        return Step(state)
+    return Step(msgspec.structs.replace(state, round=msgspec.structs.replace(r, failed_ns=now_ns)))
+
+
 def _maybe_finish(state: OmsState, r: Round, now_ns: int) -> Step:
     state = msgspec.structs.replace(state, round=r)
     if r.open_orders is None or not r.fills_done or r.position is None:
@@ -568,7 +586,8 @@ def on_tick(state: OmsState, now_ns: int) -> Step:
     r = state.round
     due = now_ns - state.last_reconcile_ns >= p.reconcile_every_ms * MS
     lost = r is not None and now_ns - r.asked_ns >= 4 * after  # answers lost (gateway restart): ask again
-    if (r is None and due) or lost:
+    failed = r is not None and r.failed_ns > 0 and now_ns - r.failed_ns >= p.query_retry_ms * MS
+    if (r is None and due) or lost or failed:
         _begin_round(acc)
     if not (acc.persist or acc.cancels or acc.tail or acc.pruned or acc.commands):
         return Step(state)

@@ -21,17 +21,19 @@ Rules, per side:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
+from fractions import Fraction
 from itertools import zip_longest
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import msgspec
 
 from actors.gateway.events import Side
 from actors.instrument import Instrument
 from actors.oms.book import Book
-from actors.oms.order import PENDING, RESTING, Order, Status
+from actors.oms.order import MAY_FILL, PENDING, RESTING, Order, Status
 from actors.strategy.messages import Quote, QuoteTarget
 
 UNLIMITED = 1 << 62
@@ -82,10 +84,34 @@ class Plan(msgspec.Struct, frozen=True):
         return not self.cancels and not self.places
 
 
-def _valid(q: Quote, reduce_only: bool, instrument: Instrument) -> bool:
-    if q.price_ticks <= 0 or q.qty_lots < max(1, instrument.min_lots) or q.qty_lots > instrument.max_lots:
+class _Grid(NamedTuple):
+    """The instrument's order limits in integers, computed once per instrument (the Decimal arithmetic of
+    ``Instrument.notional``, ``min_lots`` and ``max_lots`` was a third of a plan's cost)."""
+
+    min_lots: int  # at least 1
+    max_lots: int
+    min_ticks_x_lots: int  # notional >= MIN_NOTIONAL  <=>  price_ticks * qty_lots >= this (exact)
+
+
+_GRIDS: dict[int, tuple[Instrument, _Grid]] = {}
+
+
+def _grid(instrument: Instrument) -> _Grid:
+    got = _GRIDS.get(id(instrument))
+    if got is not None and got[0] is instrument:
+        return got[1]
+    unit = Fraction(instrument.tick_size) * Fraction(instrument.step_size)  # the notional of 1 tick x 1 lot
+    g = _Grid(max(1, instrument.min_lots), instrument.max_lots, math.ceil(Fraction(instrument.min_notional) / unit))
+    if len(_GRIDS) > 256:
+        _GRIDS.clear()
+    _GRIDS[id(instrument)] = (instrument, g)
+    return g
+
+
+def _valid(q: Quote, reduce_only: bool, grid: _Grid) -> bool:
+    if q.price_ticks <= 0 or not grid.min_lots <= q.qty_lots <= grid.max_lots:
         return False
-    return reduce_only or instrument.notional(q.price_ticks, q.qty_lots) >= instrument.min_notional
+    return reduce_only or q.price_ticks * q.qty_lots >= grid.min_ticks_x_lots
 
 
 def _match(quotes: Sequence[Quote], candidates: list[Order], reduce_only: bool, tol: Tolerance
@@ -95,13 +121,17 @@ def _match(quotes: Sequence[Quote], candidates: list[Order], reduce_only: bool, 
     others = [o for o in candidates if o.reduce_only != reduce_only]
     kept: list[Order] = []
     missing: list[Quote] = []
+    ticks, frac = tol.price_ticks, tol.qty_fraction
     for q in quotes:
-        fits = [o for o in free if tol.matches(o, q)]
+        price, qty = q.price_ticks, q.qty_lots
+        room = qty * frac  # Tolerance.matches, inlined
+        fits = [o for o in free if abs(o.price_ticks - price) <= ticks
+                and abs(o.qty_lots - o.filled_lots - qty) <= room]
         if not fits:
             missing.append(q)
             continue
-        best = min(fits, key=lambda o: (abs(o.price_ticks - q.price_ticks), abs(o.remaining_lots - q.qty_lots),
-                                        o.created_ns))
+        best = fits[0] if len(fits) == 1 else min(fits, key=lambda o: (
+            abs(o.price_ticks - price), abs(o.remaining_lots - qty), o.created_ns))
         free.remove(best)
         kept.append(best)
     return kept, missing, free + others
@@ -111,19 +141,28 @@ class _Side:
     """The first pass over one side: what must go for safety, what could go for a requote."""
 
     def __init__(self, side: Side, quotes: Sequence[Quote], reduce_only: bool, book: Book,
-                 instrument: Instrument, tol: Tolerance, now_ns: int, min_lifetime_ns: int) -> None:
+                 grid: _Grid, tol: Tolerance, now_ns: int, min_lifetime_ns: int) -> None:
         self.side = side
         self.reduce_only = reduce_only
-        self.quotes = [q for q in quotes if _valid(q, reduce_only, instrument)]
+        self.quotes = [q for q in quotes if _valid(q, reduce_only, grid)]
         self.invalid = len(quotes) - len(self.quotes)
-        live = book.live(side)
-        self.exposure = sum(o.exposure_lots for o in live)  # everything that could fill, cancels unconfirmed
-        candidates = [o for o in live if o.status in RESTING or o.status in PENDING]
         self.safety: list[tuple[Order, str]] = []
-        if reduce_only:
-            bad = [o for o in candidates if not o.reduce_only and o.status in RESTING]
-            self.safety += [(o, "not reduce-only on a reduce-only side") for o in bad]
-            candidates = [o for o in candidates if o not in bad]
+        exposure = 0  # everything that could fill, cancels unconfirmed
+        candidates: list[Order] = []
+        for o in book.open.values():  # one pass over the live orders (the book's open dict)
+            if o.side is not side:
+                continue
+            st = o.status
+            if st in MAY_FILL:
+                exposure += o.qty_lots - o.filled_lots
+            if st in RESTING:
+                if reduce_only and not o.reduce_only:
+                    self.safety.append((o, "not reduce-only on a reduce-only side"))
+                else:
+                    candidates.append(o)
+            elif st in PENDING:
+                candidates.append(o)
+        self.exposure = exposure
         self.kept, self.missing, unmatched = _match(self.quotes, candidates, reduce_only, tol)
         self.pending_unmatched = [o for o in unmatched if o.status in PENDING]
         resting_unmatched = [o for o in unmatched if o.status in RESTING]
@@ -138,32 +177,33 @@ class _Side:
     def finish(self, requote_ok: list[Order], position_lots: int, limits: Limits
                ) -> tuple[list[tuple[Order, str]], list[Placement], int, int]:
         """Second pass, once the budget chose the requote cancels: limit cancels, then placements."""
-        cancels = list(self.safety) + [(o, "requote") for o in requote_ok]
-        gone = {o.client_order_id for o, _ in cancels}
-        staying = [o for o in self.kept + self.young + self.requote + self.pending_unmatched
-                   if o.client_order_id not in gone]
+        cancels = self.safety + [(o, "requote") for o in requote_ok]
+        staying = self.kept + self.young + self.requote + self.pending_unmatched
+        if cancels:
+            gone = {o.client_order_id for o, _ in cancels}
+            staying = [o for o in staying if o.client_order_id not in gone]
         sign = 1 if self.side is Side.BUY else -1
         limit = limits.max_long_lots if self.side is Side.BUY else limits.max_short_lots
-
-        def over(exposure: int) -> bool:
-            return sign * position_lots + exposure > limit
+        base = sign * position_lots
 
         # Within the limit once every cancel is confirmed? Else cancel more, the worst-priced first.
         after = sum(o.exposure_lots for o in staying)
-        for o in sorted((o for o in staying if o.status in RESTING), key=lambda o: sign * o.price_ticks):
-            if not over(after):
-                break
-            cancels.append((o, "worst case beyond the limit"))
-            gone.add(o.client_order_id)
-            after -= o.exposure_lots
-        slots = len(self.quotes) - sum(1 for o in staying if o.client_order_id not in gone)
+        left = len(staying)
+        if base + after > limit:
+            for o in sorted((o for o in staying if o.status in RESTING), key=lambda o: sign * o.price_ticks):
+                if base + after <= limit:
+                    break
+                cancels.append((o, "worst case beyond the limit"))
+                after -= o.exposure_lots
+                left -= 1
+        slots = len(self.quotes) - left
         exposure = self.exposure  # cancels are not confirmed yet: their orders may still fill
         places: list[Placement] = []
         held_limit = held_budget = 0
         for q in self.missing:
             if slots <= 0:
                 held_budget += 1
-            elif over(exposure + q.qty_lots):
+            elif base + exposure + q.qty_lots > limit:
                 held_limit += 1
             else:
                 places.append(Placement(self.side, q.price_ticks, q.qty_lots, self.reduce_only))
@@ -185,18 +225,22 @@ def plan(target: QuoteTarget, book: Book, position_lots: int, limits: Limits, in
     """
     if target.symbol != book.symbol:
         raise ValueError(f"target for {target.symbol} given to the book of {book.symbol}")
-    bids = _Side(Side.BUY, target.bids, target.reduce_only_bids, book, instrument, tolerance, now_ns,
-                 min_lifetime_ns)
-    asks = _Side(Side.SELL, target.asks, target.reduce_only_asks, book, instrument, tolerance, now_ns,
-                 min_lifetime_ns)
-    requotes = _interleave(bids.requote, asks.requote)
-    chosen = {o.client_order_id for o in requotes[:max(0, cancel_allowance)]}
-    deferred = len(requotes) - len(chosen)
-    cb, pb, lb, hb = bids.finish([o for o in bids.requote if o.client_order_id in chosen], position_lots, limits)
-    ca, pa, la, ha = asks.finish([o for o in asks.requote if o.client_order_id in chosen], position_lots, limits)
+    grid = _grid(instrument)
+    bids = _Side(Side.BUY, target.bids, target.reduce_only_bids, book, grid, tolerance, now_ns, min_lifetime_ns)
+    asks = _Side(Side.SELL, target.asks, target.reduce_only_asks, book, grid, tolerance, now_ns, min_lifetime_ns)
+    if bids.requote or asks.requote:
+        requotes = _interleave(bids.requote, asks.requote)
+        chosen = {o.client_order_id for o in requotes[:max(0, cancel_allowance)]}
+        deferred = len(requotes) - len(chosen)
+        bid_ok = [o for o in bids.requote if o.client_order_id in chosen]
+        ask_ok = [o for o in asks.requote if o.client_order_id in chosen]
+    else:
+        deferred, bid_ok, ask_ok = 0, [], []
+    cb, pb, lb, hb = bids.finish(bid_ok, position_lots, limits)
+    ca, pa, la, ha = asks.finish(ask_ok, position_lots, limits)
     cancels = [Cancel(o.client_order_id, o.side, why != "requote", why) for o, why in cb + ca]
     cancels.sort(key=lambda c: not c.safety)  # stable: safety first
-    places = _interleave(pb, pa)
+    places = _interleave(pb, pa) if pb and pa else pb or pa
     n_places = max(0, min(place_allowance, len(places)))
     return Plan(tuple(cancels), tuple(places[:n_places]), held_by_limit=lb + la,
                 held_by_budget=hb + ha + deferred + len(places) - n_places, invalid=bids.invalid + asks.invalid)

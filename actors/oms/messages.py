@@ -150,6 +150,17 @@ class PositionSnapshot(msgspec.Struct, frozen=True):
     asked_ns: int
 
 
+class QueryFailed(msgspec.Struct, frozen=True):
+    """A reconciliation query the gateway could not answer (an error code, a timeout, an unreadable reply).
+    Told so, the OMS asks again after a short pause: quoting waits for the round, and an answer that never
+    comes would otherwise only be noticed when the round is overdue."""
+
+    symbol: str
+    query: str  # "open_orders", "fills" or "position"
+    reason: str
+    asked_ns: int
+
+
 # ---------------------------------------------------------------- published by the OMS
 
 

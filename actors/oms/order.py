@@ -164,6 +164,7 @@ TRANSITIONS: dict[tuple[Status, Ev], tuple[str, str]] = {
     (S.REJECTED, E.EXPIRED): (S.EXPIRED, ""),
 }
 del S, E
+_STATUS = {s.value: s for s in Status}  # a row's target as a Status (the Enum call is slow on the hot path)
 
 class IllegalTransition(Exception):
     """An event that cannot happen to an order in this status: our view of the order is wrong."""
@@ -288,8 +289,13 @@ def apply(order: Order, event: OrderEvent) -> tuple[Order, tuple[Effect, ...]]:
     """The order after ``event``, and what the caller must act on. Raises IllegalTransition."""
     kind = event.kind
     cid = order.client_order_id
-    if (order.status, kind) not in TRANSITIONS:
+    row = TRANSITIONS.get((order.status, kind))
+    if row is None:
         raise IllegalTransition(cid, order.status, kind)
+    if (kind is Ev.SEND or kind is Ev.CANCEL) and row[0] != LIVE and event.fill is None and not event.exchange_id \
+            and event.cum_filled_lots < 0 and not event.exchange_ms \
+            and order.fill_lots_seen <= order.filled_lots <= order.qty_lots:
+        return _own_action(order, event, row)
     effects: list[Effect] = []
     changes: dict[str, object] = {"updated_ns": event.at_ns}
 
@@ -340,7 +346,7 @@ def apply(order: Order, event: OrderEvent) -> tuple[Order, tuple[Effect, ...]]:
     elif target == LIVE:
         status = _live(filled, acked)
     else:
-        status = Status(target)
+        status = _STATUS[target]
     if status is Status.OPEN and filled > 0:
         status = Status.PARTIALLY_FILLED
     if status is not order.status and status in TERMINAL and event.reason:
@@ -348,6 +354,23 @@ def apply(order: Order, event: OrderEvent) -> tuple[Order, tuple[Effect, ...]]:
     new = msgspec.structs.replace(order, status=status, filled_lots=filled, trade_ids=trade_ids,
                                   fill_lots_seen=seen, avg_price=avg, **changes)
     return new, tuple(effects)
+
+
+def _own_action(order: Order, event: OrderEvent, row: tuple[str, str]) -> tuple[Order, tuple[Effect, ...]]:
+    """``apply`` for our own send or cancel (no fill, no exchange data, consistent quantities): the general
+    path below reduces to this (the quantities and identity stay as they are); it runs for every order of every
+    requote, so it is spelt out."""
+    target, note = row
+    status = order.status if target == SAME else _STATUS[target]
+    if status is Status.OPEN and order.filled_lots > 0:
+        status = Status.PARTIALLY_FILLED
+    at = event.at_ns
+    reason = event.reason if status is not order.status and status in TERMINAL and event.reason else order.reason
+    if event.kind is Ev.SEND:
+        new = msgspec.structs.replace(order, status=status, updated_ns=at, sent_ns=at, reason=reason)
+    else:
+        new = msgspec.structs.replace(order, status=status, updated_ns=at, cancel_sent_ns=at, reason=reason)
+    return new, ((Anomaly(order.client_order_id, note),) if note else ())
 
 
 def _live(filled: int, acked: bool) -> Status:

@@ -60,3 +60,16 @@ def test_toxic_flow_and_flash_crash_never_breach_the_inventory_limit(tmp_path: P
         assert worst_long <= MAX_LOTS, worst_long
         assert worst_short >= -MAX_LOTS, worst_short
         assert max(worst_long, -worst_short) >= MAX_LOTS // 4  # the flow really pushed the inventory
+
+
+def test_a_failed_reconciliation_query_is_asked_again_at_once_not_when_the_round_is_overdue(tmp_path: Path) -> None:
+    # openOrders answers 503 to the first start's first call (five attempts: the client's retries) and once
+    # more: the OMS is told the query failed and asks the round again a second later; quoting starts well
+    # before the round would be overdue (4 × followup_after_ms = 24 s)
+    faults = (("rest_5xx", (("path", "/fapi/v1/openOrders"), ("count", "6"), ("status", "503"))),)
+    t0 = time.monotonic()
+    with Live(tmp_path, sim={"faults": faults}) as live:
+        assert wait_until(live.quoting, 15), live.tree()
+        took = time.monotonic() - t0
+        assert took < 12, took
+        assert "rest_5xx" not in live.sx.state()["faults"]["active"]  # every failure was served: no shortcut

@@ -16,6 +16,7 @@ from urllib.parse import quote
 _SIG_RE = re.compile(r"(signature=)[0-9a-fA-F]+")
 _QUERY_RE = re.compile(r"\?[^\s'\"()<>]*")
 _SAFE = "-_.~"  # RFC 3986 unreserved; everything else is percent-encoded
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]").search
 
 
 def sign(secret: str, payload: str) -> str:
@@ -28,6 +29,8 @@ def format_value(value: object) -> str:
 
     Binary floats are refused: a float price is how 0.1 + 0.2 reaches the exchange.
     """
+    if type(value) is str:  # the common case first (this runs for every parameter of every order)
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -45,9 +48,13 @@ def format_value(value: object) -> str:
 def encode_params(params: Mapping[str, object] | Iterable[tuple[str, object]]) -> str:
     """``k=v&k=v`` in the given order, percent-encoded; ``None`` values are left out."""
     items = params.items() if isinstance(params, Mapping) else params
-    return "&".join(
-        f"{quote(k, safe=_SAFE)}={quote(format_value(v), safe=_SAFE)}" for k, v in items if v is not None
-    )
+    return "&".join(f"{quote_value(k)}={quote_value(format_value(v))}" for k, v in items if v is not None)
+
+
+def quote_value(text: str) -> str:
+    """``quote(text, safe=_SAFE)``; nearly every value is plain (symbols, numbers, client ids), and those
+    ``quote`` returns unchanged, so it is skipped for them (it cost ~1.5 µs a value on the order path)."""
+    return quote(text, safe=_SAFE) if _NEEDS_QUOTING(text) else text
 
 
 class Credentials:

@@ -20,6 +20,7 @@ from actors.oms.messages import (
     OrderRejected,
     PlaceOrders,
     PositionSnapshot,
+    QueryFailed,
     QueryFills,
     QueryOpenOrders,
     QueryOrder,
@@ -167,7 +168,7 @@ def deliver(state, msg, now_ns: int):
         OrderReport: core.on_order_report, OrderUpdate: core.on_order_update,
         OrderRejected: core.on_order_rejected, CancelRejected: core.on_cancel_rejected,
         OrderNotFound: core.on_order_not_found, OpenOrdersSnapshot: core.on_open_orders,
-        FillsSnapshot: core.on_fills, PositionSnapshot: core.on_position,
+        FillsSnapshot: core.on_fills, PositionSnapshot: core.on_position, QueryFailed: core.on_query_failed,
     }
     return handlers[type(msg)](state, msg, now_ns)
 

@@ -34,6 +34,7 @@ from actors.oms.messages import (
     PositionChanged,
     PositionMismatch,
     PositionSnapshot,
+    QueryFailed,
     QueryFills,
     QueryOpenOrders,
     QueryOrder,
@@ -411,6 +412,26 @@ def test_periodic_reconciliation_and_lost_answers():
     assert any(isinstance(c, QueryOpenOrders) for c in sim.tick().commands)
     sim.pump()
     assert sim.state.round is None
+
+
+def test_a_failed_reconciliation_query_asks_the_round_again_within_a_second():
+    sim = Sim()  # a fresh start: quoting waits for this round
+    first = sim.state.round
+    assert first is not None
+    sim.inbox = [m for m in sim.inbox if not isinstance(m, OpenOrdersSnapshot)]  # open orders: HTTP 503
+    sim.pump()
+    sim.send(QueryFailed(SYMBOL, "open_orders", "503", first.asked_ns))
+    sim.send(QueryFailed(SYMBOL, "open_orders", "503", T0 - S))  # an older round's: ignored
+    assert sim.state.round.failed_ns == sim.now and sim.state.mode is core.Mode.RECONCILING
+    sim.advance(S // 2)
+    assert not any(isinstance(c, QueryOpenOrders) for c in sim.tick().commands)  # not at once: a pause first
+    sim.advance(S // 2)
+    again = sim.tick()
+    assert [type(c) for c in again.commands if isinstance(c, QueryOpenOrders | QueryPosition)] == [
+        QueryOpenOrders, QueryPosition]
+    assert sim.state.round.asked_ns == sim.now and not sim.state.round.failed_ns
+    sim.pump()
+    assert sim.state.round is None and sim.state.mode is core.Mode.QUOTING
 
 
 def test_stale_snapshot_answers_are_ignored():

@@ -191,3 +191,55 @@ def test_tells_to_a_stopped_child_are_dropped_and_counted() -> None:
     assert not peers.tell("nobody", Crash())
     assert peers.dropped == {"x": 1, "nobody": 1}
     pykka.ActorRegistry.stop_all()
+
+
+class Ping:
+    pass
+
+
+class Pong:
+    pass
+
+
+class Asker(EngineActor):
+    """Asks a peer for something in on_start, as the OMS asks the gateway for its first reconciliation."""
+
+    name = "asker"
+
+    def __init__(self, peers: Peers, got: list[str]) -> None:
+        super().__init__(None, peers)
+        self.got = got
+
+    def on_start(self) -> None:
+        assert self._peers is not None
+        self._peers.tell("echo", Ping())
+
+    @handles(Pong)
+    def _pong(self, _: Pong) -> None:
+        self.got.append("pong")
+
+
+class Echo(EngineActor):
+    name = "echo"
+
+    def __init__(self, peers: Peers) -> None:
+        super().__init__(None, peers)
+
+    @handles(Ping)
+    def _ping(self, _: Ping) -> None:
+        assert self._peers is not None
+        self._peers.tell("asker", Pong())
+
+
+def test_an_actor_starts_only_once_named_so_answers_to_its_on_start_are_not_dropped() -> None:
+    peers, got = Peers(), []
+    try:
+        peers.set("echo", Echo.start(peers))
+        asker = Asker.start(peers, got)
+        time.sleep(0.2)  # the supervisor names it a moment later (a busy machine): the answer must still reach it
+        assert got == [] and peers.dropped["asker"] == 0
+        peers.set("asker", asker)
+        assert wait(lambda: got == ["pong"])
+        assert peers.dropped["asker"] == 0
+    finally:
+        pykka.ActorRegistry.stop_all()
