@@ -169,6 +169,9 @@ class Settings:
     # per-symbol overrides of [strategy]: [strategy_symbols.BTCUSDC] (its own type, or the base's keys + these)
     strategy_symbols: dict[str, StrategyParams] = field(default_factory=dict)
     signals: SignalParams = field(default_factory=SignalParams)
+    # per-symbol overrides of [signals]: [signals_symbols.BTCUSDC] (the base's keys + these). VPIN buckets and
+    # the intensity grid are in the symbol's own units (10 ETH is not 10 BTC)
+    signals_symbols: dict[str, SignalParams] = field(default_factory=dict)
     oms: OmsSettings = field(default_factory=OmsSettings)
     fees: FeeSettings = field(default_factory=FeeSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -180,6 +183,10 @@ class Settings:
     def strategy_for(self, symbol: str) -> StrategyParams:
         """The strategy parameters of one symbol: its [strategy_symbols.X] table, else [strategy]."""
         return self.strategy_symbols.get(symbol, self.strategy)
+
+    def signals_for(self, symbol: str) -> SignalParams:
+        """The signal parameters of one symbol: its [signals_symbols.X] table, else [signals]."""
+        return self.signals_symbols.get(symbol, self.signals)
 
     @property
     def embedded_exchange(self) -> bool:
@@ -216,23 +223,33 @@ def load_settings(path: str | Path | None) -> Settings:
 
 
 def parse_settings(raw: dict[str, Any], source: str = "settings.toml") -> Settings:
-    rest = {k: v for k, v in raw.items() if k not in ("strategy", "strategy_symbols")}
-    s = _build(Settings, rest, source, "", skip={"source", "strategy", "strategy_symbols"})
+    rest = {k: v for k, v in raw.items() if k not in ("strategy", "strategy_symbols", "signals_symbols")}
+    s = _build(Settings, rest, source, "", skip={"source", "strategy", "strategy_symbols", "signals_symbols"})
     base_raw = raw.get("strategy", {})
     strategy = _strategy(base_raw, source, "strategy")
-    overrides = raw.get("strategy_symbols", {})
-    if not isinstance(overrides, dict):
-        raise SettingsError(f"{source}: [strategy_symbols]: must be a table of symbols, got {overrides!r}")
     per_symbol: dict[str, StrategyParams] = {}
-    for sym, over in overrides.items():
-        if not isinstance(over, dict):
-            raise SettingsError(f"{source}: [strategy_symbols.{sym}]: must be a table, got {over!r}")
+    for sym, over in _symbol_tables(raw, "strategy_symbols", source).items():
         same_type = over.get("type", _type_of(base_raw)) == _type_of(base_raw)
         merged = {**base_raw, **over} if same_type else dict(over)
         per_symbol[sym] = _strategy(merged, source, f"strategy_symbols.{sym}")
-    s = dataclasses.replace(s, source=source, strategy=strategy, strategy_symbols=per_symbol)
+    signals_raw = raw.get("signals", {})
+    per_symbol_signals = {sym: _build(SignalParams, {**signals_raw, **over}, source, f"signals_symbols.{sym}")
+                          for sym, over in _symbol_tables(raw, "signals_symbols", source).items()}
+    s = dataclasses.replace(s, source=source, strategy=strategy, strategy_symbols=per_symbol,
+                            signals_symbols=per_symbol_signals)
     _cross_checks(s, source)
     return s
+
+
+def _symbol_tables(raw: dict[str, Any], table: str, source: str) -> dict[str, dict[str, Any]]:
+    """A table of per-symbol tables (``[signals_symbols.BTCUSDC]``), each checked to be a table."""
+    tables = raw.get(table, {})
+    if not isinstance(tables, dict):
+        raise SettingsError(f"{source}: [{table}]: must be a table of symbols, got {tables!r}")
+    for sym, over in tables.items():
+        if not isinstance(over, dict):
+            raise SettingsError(f"{source}: [{table}.{sym}]: must be a table, got {over!r}")
+    return tables
 
 
 def _build(cls: type, raw: Any, source: str, where: str, skip: frozenset[str] | set[str] = frozenset()) -> Any:

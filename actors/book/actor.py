@@ -62,7 +62,7 @@ class BookActor(EngineActor):
         self.view: MarketView | None = None
         self._watched: MarketView | None = None  # the last view risk and the analyzer were sent
         self.last_trade: Trade | None = None
-        self.signals = self._signal_engine(ctx.settings.signals)
+        self.signals = self._signal_engine(ctx.settings.signals_for(ctx.symbol))
         self.ticker_checks = 0
         self.ticker_mismatches = 0
 
@@ -146,8 +146,9 @@ class BookActor(EngineActor):
     def _settings(self, m: SettingsChanged) -> None:
         """New [signals] parameters: a fresh engine (its windows warm up again; quoting falls back to the
         strategy's defaults meanwhile)."""
-        if m.settings.signals != self.ctx.settings.signals:
-            self.signals = self._signal_engine(m.settings.signals)
+        sym = self.ctx.symbol
+        if m.settings.signals_for(sym) != self.ctx.settings.signals_for(sym):
+            self.signals = self._signal_engine(m.settings.signals_for(sym))
         self.ctx = dataclasses.replace(self.ctx, settings=m.settings)
 
     @handles(StreamConnected, StreamDisconnected, StreamStalled)

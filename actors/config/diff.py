@@ -9,6 +9,8 @@ Which tables hot-reload (``HOT_TABLES``), and why:
 
 * ``strategy``, ``risk``, ``oms``: the parameters an operator tunes while trading; each is read by the actors
   of one symbol's tree, which take the whole new ``Settings`` in one ``SettingsChanged`` message.
+* ``signals`` (and its per-symbol ``signals_symbols``): read by the book, which rebuilds its signal engine
+  (the windows warm up again) when its symbol's parameters change.
 * ``fees``: read only by the strategy, for the minimum spread (lesson 6). An account's fee tier changes while
   the engine runs; a higher maker fee must widen the quotes without waiting for a restart.
 * not ``alerts``: the notifier is shared by every tree, its sender threads, folding windows and URL list are
@@ -33,7 +35,8 @@ from typing import Any
 
 REDACTED = "<redacted>"
 
-HOT_TABLES: frozenset[str] = frozenset({"strategy", "strategy_symbols", "signals", "risk", "oms", "fees"})
+HOT_TABLES: frozenset[str] = frozenset({"strategy", "strategy_symbols", "signals", "signals_symbols", "risk", "oms",
+                                        "fees"})
 
 RESTART_KEYS: Mapping[str, str] = MappingProxyType({
     "oms.tick_s": "the OMS timer is armed when the actor starts; needs a restart",

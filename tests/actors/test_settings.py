@@ -17,6 +17,14 @@ def test_shipped_settings_are_valid_and_use_the_embedded_exchange() -> None:
     assert s.source.endswith("settings.toml")
 
 
+def test_signals_are_overridden_per_symbol_on_top_of_the_base_table() -> None:
+    s = parse_settings({"signals": {"vpin_bucket_volume": 300.0, "vpin_buckets": 40},
+                        "signals_symbols": {"BTCUSDC": {"vpin_bucket_volume": 8.0, "intensity_step": 1.0}}})
+    eth, btc = s.signals_for("ETHUSDC"), s.signals_for("BTCUSDC")
+    assert eth == s.signals and eth.vpin_bucket_volume == 300.0
+    assert btc.vpin_bucket_volume == 8.0 and btc.intensity_step == 1.0 and btc.vpin_buckets == 40  # base + own
+
+
 @pytest.mark.parametrize(("raw", "message"), [
     ({"feed": {"stale_aftr_s": 2}}, "[feed] stale_aftr_s: unknown key (did you mean 'stale_after_s'?)"),
     ({"fed": {}}, "fed: unknown key (did you mean 'feed'?)"),
@@ -81,6 +89,9 @@ def test_strategy_type_selects_its_parameters_per_symbol() -> None:
      "[strategy_symbols.BTCUSDC] max_levels: unknown key (did you mean 'levels'?)"),
     ({"strategy_symbols": {"BTCUSDC": 3}}, "[strategy_symbols.BTCUSDC]: must be a table"),
     ({"signals": {"vpin_bucketz": 3}}, "[signals] vpin_bucketz: unknown key"),
+    ({"signals_symbols": {"BTCUSDC": {"vpin_bucketz": 3}}}, "[signals_symbols.BTCUSDC] vpin_bucketz: unknown key"),
+    ({"signals_symbols": {"BTCUSDC": {"trend_exit_z": 5.0}}}, "trend_exit_z < trend_enter_z"),
+    ({"signals_symbols": ["BTCUSDC"]}, "[signals_symbols]: must be a table of symbols"),
     ({"strategy": {"type": "asmm", "inv_hard_limit": "0.5", "reduce_only_threshold": "0.4"}},
      "[strategy] inv_hard_limit: must not exceed [risk] max_inventory (0.1)"),
     ({"strategy": {"base_size": "0.2"}}, "[strategy] base_size: must not exceed [risk] max_order_qty (0.05)"),

@@ -78,9 +78,11 @@ def test_keys_named_like_secrets_urls_or_keys_are_redacted_on_both_sides() -> No
 
 
 def test_only_strategy_signals_risk_oms_and_fees_hot_reload_the_rest_is_refused_by_name() -> None:
-    assert frozenset({"strategy", "strategy_symbols", "signals", "risk", "oms", "fees"}) == HOT_TABLES
+    hot_tables = {"strategy", "strategy_symbols", "signals", "signals_symbols", "risk", "oms", "fees"}
+    assert frozenset(hot_tables) == HOT_TABLES
     hot = parse_settings({"strategy": {"min_spread_bps": 20, "quote_interval_ms": 300},
                           "strategy_symbols": {"BTCUSDC": {"type": "asmm"}}, "signals": {},
+                          "signals_symbols": {"BTCUSDC": {"vpin_bucket_volume": 1.0}},
                           "risk": {"max_inventory": "0.2"}, "oms": {"places_per_s": 3}, "fees": {"maker": "0.0001"}})
     assert refused(settings_diff(Settings(), hot)) == {}
     cold = parse_settings({"strategy": {"min_spread_bps": 20}, "exchange": {"recv_window_ms": 6000},
